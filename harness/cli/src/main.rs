@@ -1,0 +1,2 @@
+//! The `sockspec` command line.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Executes the steps of one scenario in this process.

@@ -1,0 +1,579 @@
+//! The syntax tree of a scenario file: what the parser produces and the engine executes.
+//!
+//! Every node that a diagnostic or a failure report may point at carries a [`Span`].
+//! Symbolic constants (`INET`, `MSG_PEEK`, `EAGAIN`, …) are kept as validated names; the
+//! engine maps them to the platform's numbers, so this crate never needs libc.
+
+use std::time::Duration;
+
+use crate::span::Span;
+
+/// A name with the place it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A whole scenario file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub meta: Meta,
+    pub steps: Vec<Step>,
+}
+
+/// The header directives of a case.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Meta {
+    /// `case "title"`; required.
+    pub title: String,
+    /// `claims ID holds, ID refutes`.
+    pub claims: Vec<ClaimRef>,
+    /// `tags a b c`.
+    pub tags: Vec<String>,
+    /// `flavours tcp4 @unix-stream …`, expanded and de-duplicated, in the written order.
+    /// Empty means the file is a single trial.
+    pub flavours: Vec<Flavour>,
+    /// `deadline 5s`: the whole case must finish in this time (scaled by --time-scale).
+    pub deadline: Option<Duration>,
+    /// `needs isolation root …`.
+    pub needs: Vec<Need>,
+    /// `refs "man 7 tcp" "POSIX recv()"`: where the expectations come from.
+    pub refs: Vec<String>,
+    /// `why "…"`: why the behaviour matters, shown in reports.
+    pub why: Option<String>,
+    /// `hint "…"`: what to look at when the case fails.
+    pub hint: Option<String>,
+    /// `ignore "reason"`: the case only runs with --ignored / --include-ignored.
+    pub ignore: Option<String>,
+    /// `differential a b …`: run the steps under each flavour and report differences
+    /// (the flavours list is still used to make one trial per flavour).
+    pub differential: bool,
+}
+
+/// Whether a passing case shows a course claim to hold or to be wrong on this kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stance {
+    /// The case expects what the claim says: passing means the claim holds.
+    Holds,
+    /// The case expects the opposite of the claim: passing means the claim does not hold.
+    Refutes,
+    /// The case shows a nuance: passing means the claim holds only in part.
+    Partly,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimRef {
+    pub id: String,
+    pub stance: Stance,
+    pub span: Span,
+}
+
+/// A prerequisite; a case whose needs are not met is skipped with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Need {
+    /// A private network namespace (the case changes global state or needs a clean `lo`).
+    Isolation,
+    /// Must run as root (uid 0 in the initial user namespace).
+    Root,
+    /// Must run without privileges: as root the engine drops to `nobody` in the child.
+    Unprivileged,
+    /// IPv6 on loopback.
+    Ipv6,
+    /// A capability, e.g. `cap(NET_RAW)`.
+    Cap(String),
+}
+
+/// One socket kind a flavoured case is expanded over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Flavour {
+    Tcp4,
+    Tcp6,
+    UnixStreamPair,
+    UnixStreamPath,
+    UnixStreamAbstract,
+    Udp4,
+    Udp6,
+    UnixDgramPair,
+    UnixDgramPath,
+    UnixDgramAbstract,
+    UnixSeqpacketPair,
+    UnixSeqpacketPath,
+    UnixSeqpacketAbstract,
+}
+
+impl Flavour {
+    pub const ALL: [Flavour; 13] = [
+        Flavour::Tcp4,
+        Flavour::Tcp6,
+        Flavour::UnixStreamPair,
+        Flavour::UnixStreamPath,
+        Flavour::UnixStreamAbstract,
+        Flavour::Udp4,
+        Flavour::Udp6,
+        Flavour::UnixDgramPair,
+        Flavour::UnixDgramPath,
+        Flavour::UnixDgramAbstract,
+        Flavour::UnixSeqpacketPair,
+        Flavour::UnixSeqpacketPath,
+        Flavour::UnixSeqpacketAbstract,
+    ];
+
+    /// The name used in scenario files and trial names (`file[tcp4]`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Tcp4 => "tcp4",
+            Flavour::Tcp6 => "tcp6",
+            Flavour::UnixStreamPair => "unix-stream-pair",
+            Flavour::UnixStreamPath => "unix-stream-path",
+            Flavour::UnixStreamAbstract => "unix-stream-abstract",
+            Flavour::Udp4 => "udp4",
+            Flavour::Udp6 => "udp6",
+            Flavour::UnixDgramPair => "unix-dgram-pair",
+            Flavour::UnixDgramPath => "unix-dgram-path",
+            Flavour::UnixDgramAbstract => "unix-dgram-abstract",
+            Flavour::UnixSeqpacketPair => "unix-seqpacket-pair",
+            Flavour::UnixSeqpacketPath => "unix-seqpacket-path",
+            Flavour::UnixSeqpacketAbstract => "unix-seqpacket-abstract",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Flavour> {
+        Flavour::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// `INET`, `INET6` or `UNIX`.
+    pub fn domain(self) -> &'static str {
+        match self {
+            Flavour::Tcp4 | Flavour::Udp4 => "INET",
+            Flavour::Tcp6 | Flavour::Udp6 => "INET6",
+            _ => "UNIX",
+        }
+    }
+
+    /// `STREAM`, `DGRAM` or `SEQPACKET`.
+    pub fn socket_type(self) -> &'static str {
+        match self {
+            Flavour::Tcp4
+            | Flavour::Tcp6
+            | Flavour::UnixStreamPair
+            | Flavour::UnixStreamPath
+            | Flavour::UnixStreamAbstract => "STREAM",
+            Flavour::Udp4
+            | Flavour::Udp6
+            | Flavour::UnixDgramPair
+            | Flavour::UnixDgramPath
+            | Flavour::UnixDgramAbstract => "DGRAM",
+            _ => "SEQPACKET",
+        }
+    }
+
+    /// The named groups a `flavours` line may use, e.g. `@stream`.
+    pub fn group(name: &str) -> Option<Vec<Flavour>> {
+        let all = Flavour::ALL;
+        let pick = |f: &dyn Fn(Flavour) -> bool| all.into_iter().filter(|x| f(*x)).collect();
+        Some(match name {
+            "@all" => all.to_vec(),
+            "@stream" => pick(&|f| f.socket_type() == "STREAM"),
+            "@dgram" => pick(&|f| f.socket_type() == "DGRAM"),
+            "@seqpacket" => pick(&|f| f.socket_type() == "SEQPACKET"),
+            "@message" => pick(&|f| f.socket_type() != "STREAM"),
+            "@inet" => pick(&|f| f.domain() != "UNIX"),
+            "@unix" => pick(&|f| f.domain() == "UNIX"),
+            "@unix-stream" => pick(&|f| f.domain() == "UNIX" && f.socket_type() == "STREAM"),
+            "@unix-dgram" => pick(&|f| f.domain() == "UNIX" && f.socket_type() == "DGRAM"),
+            "@tcp" => vec![Flavour::Tcp4, Flavour::Tcp6],
+            "@udp" => vec![Flavour::Udp4, Flavour::Udp6],
+            "@connected" => pick(&|f| f.socket_type() != "DGRAM"),
+            _ => return None,
+        })
+    }
+
+    pub const GROUPS: [&'static str; 12] = [
+        "@all",
+        "@stream",
+        "@dgram",
+        "@seqpacket",
+        "@message",
+        "@inet",
+        "@unix",
+        "@unix-stream",
+        "@unix-dgram",
+        "@tcp",
+        "@udp",
+        "@connected",
+    ];
+}
+
+/// One line of the body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The whole statement, for carets and for the transcript.
+    pub span: Span,
+    pub kind: StepKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// `[a, b =] call(args) [= expectation] [blocks]`.
+    Call {
+        /// Names bound to the result: one for an fd-returning call (`s = accept(l)`), two for
+        /// `socketpair`, `pair` and `pipe`, or one naming a pending call started with `blocks`.
+        bind: Vec<Ident>,
+        call: Call,
+        /// `None` means "must not fail": any result but `-1` passes.
+        expect: Option<ExpectClause>,
+        /// The call must still be pending after the engine confirms it is asleep in the kernel;
+        /// it completes on its own thread and is checked by a later `await`.
+        blocks: bool,
+    },
+    /// `await NAME [= expectation]`: wait (bounded by the case deadline) for a pending call.
+    Await { name: Ident, expect: Option<ExpectClause> },
+}
+
+/// A call and its arguments, typed per call. `Ident`s name handles (sockets, pipe ends,
+/// pending calls); they are checked to be bound before use by the parser.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub span: Span,
+    pub op: Op,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// `socket(DOMAIN, TYPE[|SOCK_NONBLOCK|SOCK_CLOEXEC][, PROTOCOL])`
+    Socket { domain: Sym, ty: Flags, protocol: Option<IntOrSym> },
+    /// `a, b = socketpair(UNIX, TYPE[, PROTOCOL])`
+    Socketpair { domain: Sym, ty: Flags, protocol: Option<IntOrSym> },
+    /// `a, b = pair()` or `pair(FLAVOUR)`: a connected pair of the case's flavour
+    /// (a = client side, b = server/accepted side).
+    Pair { flavour: Option<(Flavour, Span)> },
+    /// `r, w = pipe()`
+    Pipe,
+    Bind { sock: Ident, addr: AddrExpr },
+    Listen { sock: Ident, backlog: i64 },
+    Connect { sock: Ident, addr: AddrExpr },
+    /// `accept(l[, FLAGS])` (accept4 flags such as SOCK_NONBLOCK).
+    Accept { sock: Ident, flags: Flags },
+    Send { sock: Ident, data: Payload, flags: Flags },
+    Sendto { sock: Ident, data: Payload, flags: Flags, addr: AddrExpr },
+    /// `sendmsg(s, [iov, …][, FLAGS][, to=ADDR][, rights=[fds]][, creds])`
+    Sendmsg {
+        sock: Ident,
+        iov: Vec<Payload>,
+        flags: Flags,
+        addr: Option<AddrExpr>,
+        rights: Vec<Ident>,
+        creds: bool,
+    },
+    Recv { sock: Ident, len: u64, flags: Flags },
+    Recvfrom { sock: Ident, len: u64, flags: Flags },
+    /// `recvmsg(s, LEN[, FLAGS])`; control messages are always received (room for 16 fds
+    /// and one ucred).
+    Recvmsg { sock: Ident, len: u64, flags: Flags },
+    /// Loops over `recv` until exactly LEN bytes or EOF, under the case deadline.
+    RecvExact { sock: Ident, len: u64 },
+    /// Loops over `recv` until the delimiter has been read (included) or MAX bytes or EOF.
+    RecvUntil { sock: Ident, delim: Payload, max: u64 },
+    /// Loops `send` until everything is written (for large stream writes).
+    SendAll { sock: Ident, data: Payload },
+    Write { fd: Ident, data: Payload },
+    Read { fd: Ident, len: u64 },
+    Shutdown { sock: Ident, how: Sym },
+    Close { fd: Ident },
+    /// `d = dup(s)`
+    Dup { fd: Ident },
+    Getsockname { sock: Ident },
+    Getpeername { sock: Ident },
+    Setsockopt { sock: Ident, level: Sym, opt: Sym, value: OptValue },
+    Getsockopt { sock: Ident, level: Sym, opt: Sym },
+    /// `fcntl(fd, F_GETFL)`, `fcntl(fd, F_SETFL, O_NONBLOCK)`, `fcntl(fd, F_SETOWN, self)`.
+    Fcntl { fd: Ident, cmd: Sym, arg: Option<FcntlArg> },
+    /// `ioctl(s, FIONREAD)`, `ioctl(s, SIOCATMARK)`: the int the kernel writes back.
+    Ioctl { fd: Ident, req: Sym },
+    /// `poll([a: POLLIN, b: POLLIN|POLLOUT], TIMEOUT)`.
+    Poll { fds: Vec<(Ident, Flags)>, timeout: Timeout },
+    /// `select([r…], [w…], [e…], TIMEOUT[, nfds=N])`.
+    Select {
+        read: Vec<Ident>,
+        write: Vec<Ident>,
+        except: Vec<Ident>,
+        timeout: Timeout,
+        nfds: Option<i64>,
+    },
+    Sleep { dur: Duration },
+    /// `unlink(path("name"))`.
+    Unlink { path: AddrExpr },
+    /// `stat(path("name"))`: the file type (`S_IFSOCK`, …) and permission bits.
+    Stat { path: AddrExpr },
+    /// `chmod(path("name"), 0o000)`.
+    Chmod { path: AddrExpr, mode: u32 },
+    /// `touch(path("name"))`: create a regular file.
+    Touch { path: AddrExpr },
+    /// `signal(SIGPIPE, ignore|default|count)`: disposition in the case process.
+    Signal { sig: Sym, action: Sym },
+}
+
+/// A validated symbolic name, e.g. `INET`, `SOL_SOCKET`, `SHUT_WR`, `SIGPIPE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sym {
+    pub name: String,
+    pub span: Span,
+}
+
+/// `MSG_PEEK|MSG_DONTWAIT`, or `0` / absent (empty).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Flags {
+    pub names: Vec<Sym>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntOrSym {
+    Int(i64),
+    Sym(Sym),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FcntlArg {
+    Flags(Flags),
+    Int(i64),
+    /// `self`: this process's pid, for F_SETOWN.
+    SelfPid,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Timeout {
+    /// `0`, `150ms`, `2s`.
+    After(Duration),
+    /// `inf` (poll -1, select NULL).
+    Infinite,
+    /// A raw negative value, to check `EINVAL` (`-1` for select means tv_sec = -1).
+    Negative(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptValue {
+    Int(i64),
+    /// SO_RCVTIMEO / SO_SNDTIMEO as a `struct timeval`.
+    Duration(Duration),
+    /// `timeval(SEC, USEC)`: raw fields, for EDOM checks.
+    Timeval(i64, i64),
+    /// `linger(ONOFF, SECONDS)`.
+    Linger(i64, i64),
+}
+
+/// Where an address argument comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddrExpr {
+    /// `127.0.0.1:8080`, `0.0.0.0:0`.
+    V4 { ip: [u8; 4], port: PortExpr },
+    /// `[::1]:0`.
+    V6 { ip: [u16; 8], port: PortExpr },
+    /// A handle: the last local address the engine saw for it (after bind/connect/listen,
+    /// or from `getsockname`), even after it was closed.
+    Handle(Ident),
+    /// `path("name")`: a file in the case's private directory.
+    Path(String),
+    /// `abstract("name")`: a Linux abstract name (made unique per run by the engine when
+    /// not isolated).
+    Abstract(String),
+    /// `unspec`: an `AF_UNSPEC` address (UDP disconnect).
+    Unspec,
+    /// `rawpath("…")`: a path used as written (e.g. to exceed `sun_path`).
+    RawPath(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PortExpr {
+    Num(u16),
+    /// `port(h)`: the port of a handle's address.
+    Of(Ident),
+    /// `swapped(N)`: N with its two bytes swapped, as a server that forgot htons() binds.
+    Swapped(u16),
+}
+
+/// Bytes to send, or bytes a receive must return.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// `"text\n\x00"` or `hex"00ff"`.
+    Bytes(Vec<u8>),
+    /// `pattern(N)`: N deterministic, non-repeating-looking bytes (see the language
+    /// reference for the exact generator), so large transfers check order and content.
+    Pattern(u64),
+    /// `fill(N, BYTE)`.
+    Fill(u64, u8),
+}
+
+/// The expectation of a step, with platform- or environment-specific variants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectClause {
+    pub default: Expect,
+    /// Continuation lines `when COND = … because "…"`: the first whose condition holds
+    /// replaces the default.
+    pub when: Vec<WhenExpect>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhenExpect {
+    pub cond: Cond,
+    pub expect: Expect,
+    pub reason: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    /// `linux`, `freebsd`, `macos`: the platform the case runs on.
+    Platform(String),
+    /// `root`: running as uid 0 with privileges (not dropped by `needs unprivileged`).
+    Root,
+    /// `isolated`: running in a private network namespace.
+    Isolated,
+    /// `flavour tcp4|udp4|@unix`.
+    Flavour(Vec<Flavour>),
+    /// `kernel >= 5.14`.
+    Kernel(CmpOp, (u32, u32)),
+    /// `sysctl(net.ipv4.ip_unprivileged_port_start) <= 80`.
+    Sysctl(String, CmpOp, i64),
+    Not(Box<Cond>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Lt,
+    Le,
+    Eq,
+    Ne,
+    Ge,
+    Gt,
+}
+
+/// `= A | B | C [took WINDOW]`: any alternative may match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    pub alternatives: Vec<Expected>,
+    pub took: Option<Window>,
+    pub span: Span,
+}
+
+/// One acceptable result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    pub value: Value,
+    pub mods: Vec<Modifier>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `10`, `>0`, `1..100`, `>=4096`.
+    Int(IntMatch),
+    /// `-1 EAGAIN`.
+    Errno(Sym),
+    /// `"bytes"`: the call returned exactly these bytes (count = length).
+    Bytes(Payload),
+    /// `EOF`: a read returned 0 on a stream (or a zero-length datagram).
+    Eof,
+    /// `ok`: anything but -1.
+    Ok,
+    /// An address: for getsockname/getpeername, and accept's peer.
+    Addr(AddrMatch),
+    /// `[a: POLLIN, b: POLLOUT|...]`: poll's revents per handle (absent handles: 0).
+    Ready { entries: Vec<(Ident, FlagsMatch)>, others_any: bool },
+    /// `([a], [b], [])`: select's rewritten sets.
+    Sets { read: Vec<Ident>, write: Vec<Ident>, except: Vec<Ident> },
+    /// `O_NONBLOCK|...` for F_GETFL, `SOCK_STREAM` for SO_TYPE, etc.
+    Flags(FlagsMatch),
+    /// `linger(1, 0)`.
+    Linger(i64, i64),
+    /// `200ms`: a timeval option value.
+    Duration(Duration),
+    /// `sock(S_IFSOCK, 0o755)` for stat; `missing` (ENOENT) is an errno.
+    Stat { kind: Sym, mode: Option<u32> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Modifier {
+    /// `data "…"`: the bytes received when the count is not the data length (MSG_TRUNC).
+    Data(Payload),
+    /// `flags MSG_TRUNC|MSG_EOR` (msg_flags of recvmsg); `flags 0` requires none.
+    MsgFlags(FlagsMatch),
+    /// `from ADDR`: the peer address recvfrom/recvmsg/accept returned.
+    From(AddrMatch),
+    /// `rights [x, y]`: descriptors received with SCM_RIGHTS, bound as new handles.
+    Rights(Vec<Ident>),
+    /// `creds(pid=self, uid=0, gid=0)`: SCM_CREDENTIALS received; `self` means this process.
+    Creds { pid: CredMatch, uid: CredMatch, gid: CredMatch },
+    /// `signal SIGPIPE`: delivered during the call; `no SIGPIPE`: not delivered.
+    Signal { sig: Sym, delivered: bool },
+    /// `remaining 50ms..100ms`: the time select/poll wrote back (select on Linux).
+    Remaining(IntMatch),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredMatch {
+    Any,
+    SelfId,
+    Value(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IntMatch {
+    Exact(i64),
+    Range(i64, i64),
+    Cmp(CmpOp, i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagsMatch {
+    pub names: Vec<Sym>,
+    /// `...`: other bits may be set too.
+    pub others_any: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddrMatch {
+    /// `*`: any address.
+    Any,
+    /// `h`: equal to the handle's recorded local address.
+    Handle(Ident),
+    V4 { ip: [u8; 4], port: PortMatch },
+    V6 { ip: [u16; 8], port: PortMatch },
+    Path(String),
+    Abstract(String),
+    /// `unnamed`: an unbound Unix socket (address length = sizeof(sa_family_t)).
+    Unnamed,
+    /// `autobound`: a Linux autobind abstract name (5 hex digits).
+    Autobound,
+    /// `none`: no address at all (addrlen 0), as recvfrom on a connected stream gives.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PortMatch {
+    Any,
+    Exact(u16),
+    /// `ephemeral`: inside `net.ipv4.ip_local_port_range`.
+    Ephemeral,
+    /// `port(h)`: the same port as a handle's address.
+    Of(Ident),
+}
+
+/// `took 150ms..+40ms`, `took >=100ms`, `took <20ms`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// The call must not return earlier than this (never scaled: the kernel must not be early).
+    pub min: Option<Duration>,
+    /// The call must return before `min + tolerance`, where the tolerance is multiplied by
+    /// `--time-scale` (or before `max`, also scaled, for `<`).
+    pub max: Option<WindowMax>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WindowMax {
+    /// `..+40ms`: tolerance above `min`.
+    Tolerance(Duration),
+    /// `<20ms`: absolute upper bound.
+    Below(Duration),
+}

@@ -1,0 +1,175 @@
+//! The symbolic names a scenario may use, by category, so the parser can reject unknown ones
+//! with a "did you mean" hint. The engine maps each name to the platform's number; a test
+//! there checks that every name listed here is known to it.
+
+/// What kind of constant an argument position expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Domain,
+    SocketType,
+    Protocol,
+    Errno,
+    MsgFlag,
+    PollFlag,
+    ShutHow,
+    Level,
+    SockOpt,
+    FcntlCmd,
+    FileFlag,
+    Ioctl,
+    Signal,
+    SignalAction,
+    FileType,
+}
+
+impl Category {
+    /// How a message names the category: "unknown errno `ECONNREFUSE`".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Category::Domain => "address family",
+            Category::SocketType => "socket type",
+            Category::Protocol => "protocol",
+            Category::Errno => "errno",
+            Category::MsgFlag => "message flag",
+            Category::PollFlag => "poll event",
+            Category::ShutHow => "shutdown direction",
+            Category::Level => "option level",
+            Category::SockOpt => "socket option",
+            Category::FcntlCmd => "fcntl command",
+            Category::FileFlag => "file status flag",
+            Category::Ioctl => "ioctl request",
+            Category::Signal => "signal",
+            Category::SignalAction => "signal action",
+            Category::FileType => "file type",
+        }
+    }
+
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Category::Domain => DOMAINS,
+            Category::SocketType => SOCKET_TYPES,
+            Category::Protocol => PROTOCOLS,
+            Category::Errno => ERRNOS,
+            Category::MsgFlag => MSG_FLAGS,
+            Category::PollFlag => POLL_FLAGS,
+            Category::ShutHow => SHUT_HOWS,
+            Category::Level => LEVELS,
+            Category::SockOpt => SOCKOPTS,
+            Category::FcntlCmd => FCNTL_CMDS,
+            Category::FileFlag => FILE_FLAGS,
+            Category::Ioctl => IOCTLS,
+            Category::Signal => SIGNALS,
+            Category::SignalAction => SIGNAL_ACTIONS,
+            Category::FileType => FILE_TYPES,
+        }
+    }
+
+    pub fn contains(self, name: &str) -> bool {
+        self.names().contains(&name)
+    }
+}
+
+/// `AF_` may be written or left out: `INET` and `AF_INET` are the same.
+pub const DOMAINS: &[&str] = &["INET", "INET6", "UNIX", "LOCAL", "UNSPEC", "PACKET", "NETLINK"];
+
+/// `SOCK_` may be left out for the base types: `STREAM` and `SOCK_STREAM` are the same.
+pub const SOCKET_TYPES: &[&str] =
+    &["STREAM", "DGRAM", "SEQPACKET", "RAW", "RDM", "SOCK_NONBLOCK", "SOCK_CLOEXEC"];
+
+pub const PROTOCOLS: &[&str] = &["IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_ICMP", "IPPROTO_ICMPV6", "IPPROTO_RAW", "IPPROTO_SCTP", "IPPROTO_IPV6"];
+
+pub const ERRNOS: &[&str] = &[
+    "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "EBADF", "ECHILD", "EAGAIN",
+    "EWOULDBLOCK", "ENOMEM", "EACCES", "EFAULT", "EBUSY", "EEXIST", "ENODEV", "ENOTDIR",
+    "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS",
+    "EPIPE", "EDOM", "ERANGE", "ENAMETOOLONG", "ENOSYS", "ENOTSOCK", "EDESTADDRREQ",
+    "EMSGSIZE", "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT",
+    "EOPNOTSUPP", "ENOTSUP", "EPFNOSUPPORT", "EAFNOSUPPORT", "EADDRINUSE", "EADDRNOTAVAIL",
+    "ENETDOWN", "ENETUNREACH", "ENETRESET", "ECONNABORTED", "ECONNRESET", "ENOBUFS",
+    "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETIMEDOUT", "ECONNREFUSED", "EHOSTDOWN",
+    "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ENOTEMPTY", "ELOOP",
+];
+
+pub const MSG_FLAGS: &[&str] = &[
+    "MSG_OOB", "MSG_PEEK", "MSG_DONTROUTE", "MSG_CTRUNC", "MSG_TRUNC", "MSG_DONTWAIT",
+    "MSG_EOR", "MSG_WAITALL", "MSG_NOSIGNAL", "MSG_MORE", "MSG_ERRQUEUE", "MSG_CMSG_CLOEXEC",
+    "MSG_CONFIRM",
+];
+
+pub const POLL_FLAGS: &[&str] = &[
+    "POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL", "POLLRDNORM",
+    "POLLRDBAND", "POLLWRNORM", "POLLWRBAND", "POLLRDHUP",
+];
+
+pub const SHUT_HOWS: &[&str] = &["SHUT_RD", "SHUT_WR", "SHUT_RDWR"];
+
+pub const LEVELS: &[&str] = &["SOL_SOCKET", "IPPROTO_TCP", "IPPROTO_IP", "IPPROTO_IPV6", "IPPROTO_UDP"];
+
+pub const SOCKOPTS: &[&str] = &[
+    // SOL_SOCKET
+    "SO_TYPE", "SO_ERROR", "SO_REUSEADDR", "SO_REUSEPORT", "SO_KEEPALIVE", "SO_BROADCAST",
+    "SO_LINGER", "SO_OOBINLINE", "SO_SNDBUF", "SO_RCVBUF", "SO_SNDBUFFORCE", "SO_RCVBUFFORCE",
+    "SO_RCVLOWAT", "SO_SNDLOWAT", "SO_RCVTIMEO", "SO_SNDTIMEO", "SO_ACCEPTCONN", "SO_DOMAIN",
+    "SO_PROTOCOL", "SO_PASSCRED", "SO_PEERCRED", "SO_PEEK_OFF", "SO_DONTROUTE", "SO_PRIORITY",
+    // IPPROTO_TCP
+    "TCP_NODELAY", "TCP_MAXSEG", "TCP_CORK", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
+    "TCP_QUICKACK", "TCP_DEFER_ACCEPT", "TCP_USER_TIMEOUT", "TCP_NOTSENT_LOWAT",
+    // IPPROTO_IP / IPPROTO_IPV6
+    "IP_TTL", "IP_TOS", "IP_RECVERR", "IP_PKTINFO", "IP_MTU_DISCOVER", "IP_MULTICAST_TTL",
+    "IP_MULTICAST_LOOP", "IPV6_V6ONLY", "IPV6_RECVERR", "IPV6_UNICAST_HOPS",
+];
+
+pub const FCNTL_CMDS: &[&str] = &["F_GETFL", "F_SETFL", "F_GETFD", "F_SETFD", "F_GETOWN", "F_SETOWN"];
+
+pub const FILE_FLAGS: &[&str] = &["O_NONBLOCK", "O_RDWR", "O_RDONLY", "O_WRONLY", "O_APPEND", "O_ASYNC", "FD_CLOEXEC"];
+
+pub const IOCTLS: &[&str] = &["FIONREAD", "SIOCINQ", "SIOCOUTQ", "SIOCATMARK", "FIONBIO"];
+
+pub const SIGNALS: &[&str] = &["SIGPIPE", "SIGURG", "SIGIO", "SIGALRM", "SIGUSR1"];
+
+pub const SIGNAL_ACTIONS: &[&str] = &["ignore", "default", "count"];
+
+pub const FILE_TYPES: &[&str] = &["S_IFSOCK", "S_IFREG", "S_IFDIR", "S_IFIFO"];
+
+/// Strips the optional prefix a category allows (`AF_INET` → `INET`, `SOCK_STREAM` →
+/// `STREAM`), so both spellings are accepted and the short one is stored.
+pub fn canonical(category: Category, name: &str) -> String {
+    match category {
+        Category::Domain => name.strip_prefix("AF_").or_else(|| name.strip_prefix("PF_")).unwrap_or(name).to_string(),
+        Category::SocketType => match name.strip_prefix("SOCK_") {
+            Some(base @ ("STREAM" | "DGRAM" | "SEQPACKET" | "RAW" | "RDM")) => base.to_string(),
+            _ => name.to_string(),
+        },
+        _ => name.to_string(),
+    }
+}
+
+/// The closest known name, for "did you mean" hints.
+pub fn suggest(category: Category, name: &str) -> Option<&'static str> {
+    category
+        .names()
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(candidate, name), *candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_near_miss() {
+        assert_eq!(suggest(Category::Errno, "ECONNREFUSE"), Some("ECONNREFUSED"));
+        assert_eq!(suggest(Category::MsgFlag, "MSG_PEAK"), Some("MSG_PEEK"));
+        assert_eq!(suggest(Category::Errno, "XYZZY"), None);
+    }
+
+    #[test]
+    fn prefixes_are_optional() {
+        assert_eq!(canonical(Category::Domain, "AF_INET6"), "INET6");
+        assert_eq!(canonical(Category::SocketType, "SOCK_DGRAM"), "DGRAM");
+        assert_eq!(canonical(Category::SocketType, "SOCK_NONBLOCK"), "SOCK_NONBLOCK");
+    }
+}
