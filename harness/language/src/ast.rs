@@ -228,7 +228,10 @@ pub enum StepKind {
         blocks: bool,
     },
     /// `await NAME [= expectation]`: wait (bounded by the case deadline) for a pending call.
-    Await { name: Ident, expect: Option<ExpectClause> },
+    Await {
+        name: Ident,
+        expect: Option<ExpectClause>,
+    },
 }
 
 /// A call and its arguments, typed per call. `Ident`s name handles (sockets, pipe ends,
@@ -242,21 +245,52 @@ pub struct Call {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// `socket(DOMAIN, TYPE[|SOCK_NONBLOCK|SOCK_CLOEXEC][, PROTOCOL])`
-    Socket { domain: Sym, ty: Flags, protocol: Option<IntOrSym> },
+    Socket {
+        domain: Sym,
+        ty: Flags,
+        protocol: Option<IntOrSym>,
+    },
     /// `a, b = socketpair(UNIX, TYPE[, PROTOCOL])`
-    Socketpair { domain: Sym, ty: Flags, protocol: Option<IntOrSym> },
+    Socketpair {
+        domain: Sym,
+        ty: Flags,
+        protocol: Option<IntOrSym>,
+    },
     /// `a, b = pair()` or `pair(FLAVOUR)`: a connected pair of the case's flavour
     /// (a = client side, b = server/accepted side).
-    Pair { flavour: Option<(Flavour, Span)> },
+    Pair {
+        flavour: Option<(Flavour, Span)>,
+    },
     /// `r, w = pipe()`
     Pipe,
-    Bind { sock: Ident, addr: AddrExpr },
-    Listen { sock: Ident, backlog: i64 },
-    Connect { sock: Ident, addr: AddrExpr },
+    Bind {
+        sock: Ident,
+        addr: AddrExpr,
+    },
+    Listen {
+        sock: Ident,
+        backlog: i64,
+    },
+    Connect {
+        sock: Ident,
+        addr: AddrExpr,
+    },
     /// `accept(l[, FLAGS])` (accept4 flags such as SOCK_NONBLOCK).
-    Accept { sock: Ident, flags: Flags },
-    Send { sock: Ident, data: Payload, flags: Flags },
-    Sendto { sock: Ident, data: Payload, flags: Flags, addr: AddrExpr },
+    Accept {
+        sock: Ident,
+        flags: Flags,
+    },
+    Send {
+        sock: Ident,
+        data: Payload,
+        flags: Flags,
+    },
+    Sendto {
+        sock: Ident,
+        data: Payload,
+        flags: Flags,
+        addr: AddrExpr,
+    },
     /// `sendmsg(s, [iov, …][, FLAGS][, to=ADDR][, rights=[fds]][, creds])`
     Sendmsg {
         sock: Ident,
@@ -266,33 +300,91 @@ pub enum Op {
         rights: Vec<Ident>,
         creds: bool,
     },
-    Recv { sock: Ident, len: u64, flags: Flags },
-    Recvfrom { sock: Ident, len: u64, flags: Flags },
+    Recv {
+        sock: Ident,
+        len: u64,
+        flags: Flags,
+    },
+    Recvfrom {
+        sock: Ident,
+        len: u64,
+        flags: Flags,
+    },
     /// `recvmsg(s, LEN[, FLAGS])`; control messages are always received (room for 16 fds
     /// and one ucred).
-    Recvmsg { sock: Ident, len: u64, flags: Flags },
+    Recvmsg {
+        sock: Ident,
+        len: u64,
+        flags: Flags,
+    },
     /// Loops over `recv` until exactly LEN bytes or EOF, under the case deadline.
-    RecvExact { sock: Ident, len: u64 },
+    RecvExact {
+        sock: Ident,
+        len: u64,
+    },
     /// Loops over `recv` until the delimiter has been read (included) or MAX bytes or EOF.
-    RecvUntil { sock: Ident, delim: Payload, max: u64 },
+    RecvUntil {
+        sock: Ident,
+        delim: Payload,
+        max: u64,
+    },
     /// Loops `send` until everything is written (for large stream writes).
-    SendAll { sock: Ident, data: Payload },
-    Write { fd: Ident, data: Payload },
-    Read { fd: Ident, len: u64 },
-    Shutdown { sock: Ident, how: Sym },
-    Close { fd: Ident },
+    SendAll {
+        sock: Ident,
+        data: Payload,
+    },
+    Write {
+        fd: Ident,
+        data: Payload,
+    },
+    Read {
+        fd: Ident,
+        len: u64,
+    },
+    Shutdown {
+        sock: Ident,
+        how: Sym,
+    },
+    Close {
+        fd: Ident,
+    },
     /// `d = dup(s)`
-    Dup { fd: Ident },
-    Getsockname { sock: Ident },
-    Getpeername { sock: Ident },
-    Setsockopt { sock: Ident, level: Sym, opt: Sym, value: OptValue },
-    Getsockopt { sock: Ident, level: Sym, opt: Sym },
+    Dup {
+        fd: Ident,
+    },
+    Getsockname {
+        sock: Ident,
+    },
+    Getpeername {
+        sock: Ident,
+    },
+    Setsockopt {
+        sock: Ident,
+        level: Sym,
+        opt: Sym,
+        value: OptValue,
+    },
+    Getsockopt {
+        sock: Ident,
+        level: Sym,
+        opt: Sym,
+    },
     /// `fcntl(fd, F_GETFL)`, `fcntl(fd, F_SETFL, O_NONBLOCK)`, `fcntl(fd, F_SETOWN, self)`.
-    Fcntl { fd: Ident, cmd: Sym, arg: Option<FcntlArg> },
+    Fcntl {
+        fd: Ident,
+        cmd: Sym,
+        arg: Option<FcntlArg>,
+    },
     /// `ioctl(s, FIONREAD)`, `ioctl(s, SIOCATMARK)`: the int the kernel writes back.
-    Ioctl { fd: Ident, req: Sym },
+    Ioctl {
+        fd: Ident,
+        req: Sym,
+    },
     /// `poll([a: POLLIN, b: POLLIN|POLLOUT], TIMEOUT)`.
-    Poll { fds: Vec<(Ident, Flags)>, timeout: Timeout },
+    Poll {
+        fds: Vec<(Ident, Flags)>,
+        timeout: Timeout,
+    },
     /// `select([r…], [w…], [e…], TIMEOUT[, nfds=N])`.
     Select {
         read: Vec<Ident>,
@@ -301,17 +393,31 @@ pub enum Op {
         timeout: Timeout,
         nfds: Option<i64>,
     },
-    Sleep { dur: Duration },
+    Sleep {
+        dur: Duration,
+    },
     /// `unlink(path("name"))`.
-    Unlink { path: AddrExpr },
+    Unlink {
+        path: AddrExpr,
+    },
     /// `stat(path("name"))`: the file type (`S_IFSOCK`, …) and permission bits.
-    Stat { path: AddrExpr },
+    Stat {
+        path: AddrExpr,
+    },
     /// `chmod(path("name"), 0o000)`.
-    Chmod { path: AddrExpr, mode: u32 },
+    Chmod {
+        path: AddrExpr,
+        mode: u32,
+    },
     /// `touch(path("name"))`: create a regular file.
-    Touch { path: AddrExpr },
+    Touch {
+        path: AddrExpr,
+    },
     /// `signal(SIGPIPE, ignore|default|count)`: disposition in the case process.
-    Signal { sig: Sym, action: Sym },
+    Signal {
+        sig: Sym,
+        action: Sym,
+    },
 }
 
 /// A validated symbolic name, e.g. `INET`, `SOL_SOCKET`, `SHUT_WR`, `SIGPIPE`.
@@ -479,9 +585,16 @@ pub enum Value {
     /// An address: for getsockname/getpeername, and accept's peer.
     Addr(AddrMatch),
     /// `[a: POLLIN, b: POLLOUT|...]`: poll's revents per handle (absent handles: 0).
-    Ready { entries: Vec<(Ident, FlagsMatch)>, others_any: bool },
+    Ready {
+        entries: Vec<(Ident, FlagsMatch)>,
+        others_any: bool,
+    },
     /// `([a], [b], [])`: select's rewritten sets.
-    Sets { read: Vec<Ident>, write: Vec<Ident>, except: Vec<Ident> },
+    Sets {
+        read: Vec<Ident>,
+        write: Vec<Ident>,
+        except: Vec<Ident>,
+    },
     /// `O_NONBLOCK|...` for F_GETFL, `SOCK_STREAM` for SO_TYPE, etc.
     Flags(FlagsMatch),
     /// `linger(1, 0)`.
@@ -503,7 +616,11 @@ pub enum Modifier {
     /// `rights [x, y]`: descriptors received with SCM_RIGHTS, bound as new handles.
     Rights(Vec<Ident>),
     /// `creds(pid=self, uid=0, gid=0)`: SCM_CREDENTIALS received; `self` means this process.
-    Creds { pid: CredMatch, uid: CredMatch, gid: CredMatch },
+    Creds {
+        pid: CredMatch,
+        uid: CredMatch,
+        gid: CredMatch,
+    },
     /// `signal SIGPIPE`: delivered during the call; `no SIGPIPE`: not delivered.
     Signal { sig: Sym, delivered: bool },
     /// `remaining 50ms..100ms`: the time select/poll wrote back (select on Linux).
@@ -537,8 +654,14 @@ pub enum AddrMatch {
     Any,
     /// `h`: equal to the handle's recorded local address.
     Handle(Ident),
-    V4 { ip: [u8; 4], port: PortMatch },
-    V6 { ip: [u16; 8], port: PortMatch },
+    V4 {
+        ip: [u8; 4],
+        port: PortMatch,
+    },
+    V6 {
+        ip: [u16; 8],
+        port: PortMatch,
+    },
     Path(String),
     Abstract(String),
     /// `unnamed`: an unbound Unix socket (address length = sizeof(sa_family_t)).

@@ -5,8 +5,13 @@
 #![forbid(unsafe_code)]
 
 pub mod ast;
+mod diag;
+mod lexer;
+mod parser;
 pub mod span;
 pub mod symbols;
 
 pub use ast::*;
+pub use diag::{Diagnostic, Diagnostics};
+pub use parser::parse;
 pub use span::{line_col, Span};

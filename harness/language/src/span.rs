@@ -27,7 +27,11 @@ impl Span {
 
 /// 1-based line and column of a byte offset (columns count characters, not bytes).
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
+    let mut offset = offset.min(source.len());
+    // A span from outside may split a character; count from the character it falls in.
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &source[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -44,7 +48,9 @@ mod tests {
         let src = "ab\ncdé\nf";
         assert_eq!(line_col(src, 0), (1, 1));
         assert_eq!(line_col(src, 3), (2, 1));
-        assert_eq!(line_col(src, 8), (2, 4));
+        assert_eq!(line_col(src, 7), (2, 4));
+        assert_eq!(line_col(src, 6), (2, 3));
+        assert_eq!(line_col(src, 8), (3, 1));
         assert_eq!(line_col(src, src.len()), (3, 2));
     }
 }

@@ -70,58 +70,200 @@ impl Category {
 }
 
 /// `AF_` may be written or left out: `INET` and `AF_INET` are the same.
-pub const DOMAINS: &[&str] = &["INET", "INET6", "UNIX", "LOCAL", "UNSPEC", "PACKET", "NETLINK"];
+pub const DOMAINS: &[&str] = &[
+    "INET", "INET6", "UNIX", "LOCAL", "UNSPEC", "PACKET", "NETLINK",
+];
 
 /// `SOCK_` may be left out for the base types: `STREAM` and `SOCK_STREAM` are the same.
-pub const SOCKET_TYPES: &[&str] =
-    &["STREAM", "DGRAM", "SEQPACKET", "RAW", "RDM", "SOCK_NONBLOCK", "SOCK_CLOEXEC"];
+pub const SOCKET_TYPES: &[&str] = &[
+    "STREAM",
+    "DGRAM",
+    "SEQPACKET",
+    "RAW",
+    "RDM",
+    "SOCK_NONBLOCK",
+    "SOCK_CLOEXEC",
+];
 
-pub const PROTOCOLS: &[&str] = &["IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_ICMP", "IPPROTO_ICMPV6", "IPPROTO_RAW", "IPPROTO_SCTP", "IPPROTO_IPV6"];
+pub const PROTOCOLS: &[&str] = &[
+    "IPPROTO_IP",
+    "IPPROTO_TCP",
+    "IPPROTO_UDP",
+    "IPPROTO_ICMP",
+    "IPPROTO_ICMPV6",
+    "IPPROTO_RAW",
+    "IPPROTO_SCTP",
+    "IPPROTO_IPV6",
+];
 
 pub const ERRNOS: &[&str] = &[
-    "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "EBADF", "ECHILD", "EAGAIN",
-    "EWOULDBLOCK", "ENOMEM", "EACCES", "EFAULT", "EBUSY", "EEXIST", "ENODEV", "ENOTDIR",
-    "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS",
-    "EPIPE", "EDOM", "ERANGE", "ENAMETOOLONG", "ENOSYS", "ENOTSOCK", "EDESTADDRREQ",
-    "EMSGSIZE", "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT",
-    "EOPNOTSUPP", "ENOTSUP", "EPFNOSUPPORT", "EAFNOSUPPORT", "EADDRINUSE", "EADDRNOTAVAIL",
-    "ENETDOWN", "ENETUNREACH", "ENETRESET", "ECONNABORTED", "ECONNRESET", "ENOBUFS",
-    "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETIMEDOUT", "ECONNREFUSED", "EHOSTDOWN",
-    "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ENOTEMPTY", "ELOOP",
+    "EPERM",
+    "ENOENT",
+    "ESRCH",
+    "EINTR",
+    "EIO",
+    "ENXIO",
+    "E2BIG",
+    "EBADF",
+    "ECHILD",
+    "EAGAIN",
+    "EWOULDBLOCK",
+    "ENOMEM",
+    "EACCES",
+    "EFAULT",
+    "EBUSY",
+    "EEXIST",
+    "ENODEV",
+    "ENOTDIR",
+    "EISDIR",
+    "EINVAL",
+    "ENFILE",
+    "EMFILE",
+    "ENOTTY",
+    "EFBIG",
+    "ENOSPC",
+    "ESPIPE",
+    "EROFS",
+    "EPIPE",
+    "EDOM",
+    "ERANGE",
+    "ENAMETOOLONG",
+    "ENOSYS",
+    "ENOTSOCK",
+    "EDESTADDRREQ",
+    "EMSGSIZE",
+    "EPROTOTYPE",
+    "ENOPROTOOPT",
+    "EPROTONOSUPPORT",
+    "ESOCKTNOSUPPORT",
+    "EOPNOTSUPP",
+    "ENOTSUP",
+    "EPFNOSUPPORT",
+    "EAFNOSUPPORT",
+    "EADDRINUSE",
+    "EADDRNOTAVAIL",
+    "ENETDOWN",
+    "ENETUNREACH",
+    "ENETRESET",
+    "ECONNABORTED",
+    "ECONNRESET",
+    "ENOBUFS",
+    "EISCONN",
+    "ENOTCONN",
+    "ESHUTDOWN",
+    "ETIMEDOUT",
+    "ECONNREFUSED",
+    "EHOSTDOWN",
+    "EHOSTUNREACH",
+    "EALREADY",
+    "EINPROGRESS",
+    "ENOTEMPTY",
+    "ELOOP",
 ];
 
 pub const MSG_FLAGS: &[&str] = &[
-    "MSG_OOB", "MSG_PEEK", "MSG_DONTROUTE", "MSG_CTRUNC", "MSG_TRUNC", "MSG_DONTWAIT",
-    "MSG_EOR", "MSG_WAITALL", "MSG_NOSIGNAL", "MSG_MORE", "MSG_ERRQUEUE", "MSG_CMSG_CLOEXEC",
+    "MSG_OOB",
+    "MSG_PEEK",
+    "MSG_DONTROUTE",
+    "MSG_CTRUNC",
+    "MSG_TRUNC",
+    "MSG_DONTWAIT",
+    "MSG_EOR",
+    "MSG_WAITALL",
+    "MSG_NOSIGNAL",
+    "MSG_MORE",
+    "MSG_ERRQUEUE",
+    "MSG_CMSG_CLOEXEC",
     "MSG_CONFIRM",
 ];
 
 pub const POLL_FLAGS: &[&str] = &[
-    "POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL", "POLLRDNORM",
-    "POLLRDBAND", "POLLWRNORM", "POLLWRBAND", "POLLRDHUP",
+    "POLLIN",
+    "POLLPRI",
+    "POLLOUT",
+    "POLLERR",
+    "POLLHUP",
+    "POLLNVAL",
+    "POLLRDNORM",
+    "POLLRDBAND",
+    "POLLWRNORM",
+    "POLLWRBAND",
+    "POLLRDHUP",
 ];
 
 pub const SHUT_HOWS: &[&str] = &["SHUT_RD", "SHUT_WR", "SHUT_RDWR"];
 
-pub const LEVELS: &[&str] = &["SOL_SOCKET", "IPPROTO_TCP", "IPPROTO_IP", "IPPROTO_IPV6", "IPPROTO_UDP"];
+pub const LEVELS: &[&str] = &[
+    "SOL_SOCKET",
+    "IPPROTO_TCP",
+    "IPPROTO_IP",
+    "IPPROTO_IPV6",
+    "IPPROTO_UDP",
+];
 
 pub const SOCKOPTS: &[&str] = &[
     // SOL_SOCKET
-    "SO_TYPE", "SO_ERROR", "SO_REUSEADDR", "SO_REUSEPORT", "SO_KEEPALIVE", "SO_BROADCAST",
-    "SO_LINGER", "SO_OOBINLINE", "SO_SNDBUF", "SO_RCVBUF", "SO_SNDBUFFORCE", "SO_RCVBUFFORCE",
-    "SO_RCVLOWAT", "SO_SNDLOWAT", "SO_RCVTIMEO", "SO_SNDTIMEO", "SO_ACCEPTCONN", "SO_DOMAIN",
-    "SO_PROTOCOL", "SO_PASSCRED", "SO_PEERCRED", "SO_PEEK_OFF", "SO_DONTROUTE", "SO_PRIORITY",
+    "SO_TYPE",
+    "SO_ERROR",
+    "SO_REUSEADDR",
+    "SO_REUSEPORT",
+    "SO_KEEPALIVE",
+    "SO_BROADCAST",
+    "SO_LINGER",
+    "SO_OOBINLINE",
+    "SO_SNDBUF",
+    "SO_RCVBUF",
+    "SO_SNDBUFFORCE",
+    "SO_RCVBUFFORCE",
+    "SO_RCVLOWAT",
+    "SO_SNDLOWAT",
+    "SO_RCVTIMEO",
+    "SO_SNDTIMEO",
+    "SO_ACCEPTCONN",
+    "SO_DOMAIN",
+    "SO_PROTOCOL",
+    "SO_PASSCRED",
+    "SO_PEERCRED",
+    "SO_PEEK_OFF",
+    "SO_DONTROUTE",
+    "SO_PRIORITY",
     // IPPROTO_TCP
-    "TCP_NODELAY", "TCP_MAXSEG", "TCP_CORK", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
-    "TCP_QUICKACK", "TCP_DEFER_ACCEPT", "TCP_USER_TIMEOUT", "TCP_NOTSENT_LOWAT",
+    "TCP_NODELAY",
+    "TCP_MAXSEG",
+    "TCP_CORK",
+    "TCP_KEEPIDLE",
+    "TCP_KEEPINTVL",
+    "TCP_KEEPCNT",
+    "TCP_QUICKACK",
+    "TCP_DEFER_ACCEPT",
+    "TCP_USER_TIMEOUT",
+    "TCP_NOTSENT_LOWAT",
     // IPPROTO_IP / IPPROTO_IPV6
-    "IP_TTL", "IP_TOS", "IP_RECVERR", "IP_PKTINFO", "IP_MTU_DISCOVER", "IP_MULTICAST_TTL",
-    "IP_MULTICAST_LOOP", "IPV6_V6ONLY", "IPV6_RECVERR", "IPV6_UNICAST_HOPS",
+    "IP_TTL",
+    "IP_TOS",
+    "IP_RECVERR",
+    "IP_PKTINFO",
+    "IP_MTU_DISCOVER",
+    "IP_MULTICAST_TTL",
+    "IP_MULTICAST_LOOP",
+    "IPV6_V6ONLY",
+    "IPV6_RECVERR",
+    "IPV6_UNICAST_HOPS",
 ];
 
-pub const FCNTL_CMDS: &[&str] = &["F_GETFL", "F_SETFL", "F_GETFD", "F_SETFD", "F_GETOWN", "F_SETOWN"];
+pub const FCNTL_CMDS: &[&str] = &[
+    "F_GETFL", "F_SETFL", "F_GETFD", "F_SETFD", "F_GETOWN", "F_SETOWN",
+];
 
-pub const FILE_FLAGS: &[&str] = &["O_NONBLOCK", "O_RDWR", "O_RDONLY", "O_WRONLY", "O_APPEND", "O_ASYNC", "FD_CLOEXEC"];
+pub const FILE_FLAGS: &[&str] = &[
+    "O_NONBLOCK",
+    "O_RDWR",
+    "O_RDONLY",
+    "O_WRONLY",
+    "O_APPEND",
+    "O_ASYNC",
+    "FD_CLOEXEC",
+];
 
 pub const IOCTLS: &[&str] = &["FIONREAD", "SIOCINQ", "SIOCOUTQ", "SIOCATMARK", "FIONBIO"];
 
@@ -135,7 +277,11 @@ pub const FILE_TYPES: &[&str] = &["S_IFSOCK", "S_IFREG", "S_IFDIR", "S_IFIFO"];
 /// `STREAM`), so both spellings are accepted and the short one is stored.
 pub fn canonical(category: Category, name: &str) -> String {
     match category {
-        Category::Domain => name.strip_prefix("AF_").or_else(|| name.strip_prefix("PF_")).unwrap_or(name).to_string(),
+        Category::Domain => name
+            .strip_prefix("AF_")
+            .or_else(|| name.strip_prefix("PF_"))
+            .unwrap_or(name)
+            .to_string(),
         Category::SocketType => match name.strip_prefix("SOCK_") {
             Some(base @ ("STREAM" | "DGRAM" | "SEQPACKET" | "RAW" | "RDM")) => base.to_string(),
             _ => name.to_string(),
@@ -161,7 +307,10 @@ mod tests {
 
     #[test]
     fn suggests_the_near_miss() {
-        assert_eq!(suggest(Category::Errno, "ECONNREFUSE"), Some("ECONNREFUSED"));
+        assert_eq!(
+            suggest(Category::Errno, "ECONNREFUSE"),
+            Some("ECONNREFUSED")
+        );
         assert_eq!(suggest(Category::MsgFlag, "MSG_PEAK"), Some("MSG_PEEK"));
         assert_eq!(suggest(Category::Errno, "XYZZY"), None);
     }
@@ -170,6 +319,9 @@ mod tests {
     fn prefixes_are_optional() {
         assert_eq!(canonical(Category::Domain, "AF_INET6"), "INET6");
         assert_eq!(canonical(Category::SocketType, "SOCK_DGRAM"), "DGRAM");
-        assert_eq!(canonical(Category::SocketType, "SOCK_NONBLOCK"), "SOCK_NONBLOCK");
+        assert_eq!(
+            canonical(Category::SocketType, "SOCK_NONBLOCK"),
+            "SOCK_NONBLOCK"
+        );
     }
 }
