@@ -23,6 +23,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in the order reports list them.
+    pub const ALL: [Outcome; 4] = [Outcome::Pass, Outcome::Fail, Outcome::Error, Outcome::Skip];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
@@ -45,6 +48,9 @@ pub struct RunReport {
     /// Measured figures (e.g. `sockspec bench`), keyed by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub measurements: BTreeMap<String, Measurement>,
+    /// The property table (domain × type) from the catalogue, when the run derived it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<PropertyRow>,
 }
 
 /// What the run saw of the machine; enough to tell two kernels apart in a merged matrix.
@@ -189,6 +195,10 @@ pub struct StepRecord {
     /// What was expected, as the scenario wrote it (after `when` selection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<String>,
+    /// The bytes the expectation names, when it names bytes, so reports can set expected and
+    /// received bytes side by side (capped like `data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_data: Option<Bytes>,
     pub status: StepStatus,
     /// Wall time the call took.
     pub duration_us: u64,
@@ -214,7 +224,10 @@ impl Bytes {
 
     pub fn capture(data: &[u8]) -> Bytes {
         let kept = &data[..data.len().min(Bytes::KEEP)];
-        Bytes { len: data.len() as u64, hex: kept.iter().map(|b| format!("{b:02x}")).collect() }
+        Bytes {
+            len: data.len() as u64,
+            hex: kept.iter().map(|b| format!("{b:02x}")).collect(),
+        }
     }
 
     pub fn kept(&self) -> Vec<u8> {
@@ -237,7 +250,39 @@ pub struct ClaimVerdict {
     pub verdict: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+    /// Why the verdict is `undecided` (`no deciding case ran`, ``case `x` failed``); kept apart
+    /// from `explanation`, which comes from the claims register.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub cases: Vec<String>,
+}
+
+/// One entry of the course claims register: what a verdict is computed for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimInfo {
+    pub id: String,
+    pub source: String,
+    pub section: String,
+    /// An English paraphrase of the claim.
+    pub claim: String,
+    /// Why the claim does not (fully) hold, shown with such a verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+}
+
+/// One row of the property table: what a (domain, type) pair offers, as the catalogue found it.
+/// Cells are short words (`yes`, `no`, `n/a`, `partly`) so the catalogue can qualify them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertyRow {
+    /// `AF_INET`, `AF_INET6`, `AF_UNIX`.
+    pub domain: String,
+    /// `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`.
+    pub socket_type: String,
+    pub supported: String,
+    pub connection_needed: String,
+    pub boundaries_kept: String,
+    pub ordered: String,
+    pub reliable: String,
 }
 
 /// A measured figure with its spread.
