@@ -1,7 +1,11 @@
 //! The sockspec engine: everything that touches the operating system.
 //!
 //! `exec` runs the steps of one scenario inside the current process and records the
-//! transcript; `sandbox` gives a case its own process group, private directory and network
-//! namespace; `child` is the re-executed case process and `spawn` its parent side.
+//! transcript; `sandbox` gives a case its own network and mount namespaces; `child` is the
+//! re-executed case process, `spawn` its parent side, and `wire` the protocol between them.
 
+pub mod child;
 pub mod exec;
+pub mod sandbox;
+pub mod spawn;
+pub mod wire;

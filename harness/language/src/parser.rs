@@ -301,6 +301,9 @@ fn ctx_of(op: &Op) -> Ctx {
             "SO_TYPE" => Ctx::Flags(Category::SocketType),
             "SO_DOMAIN" => Ctx::Flags(Category::Domain),
             "SO_PROTOCOL" => Ctx::Flags(Category::Protocol),
+            // SO_ERROR yields the pending error itself, so it is written as a bare errno name
+            // (`= ECONNREFUSED`), or `0` for none.
+            "SO_ERROR" => Ctx::Flags(Category::Errno),
             _ => Ctx::Plain,
         },
         _ => Ctx::Plain,
@@ -3366,6 +3369,11 @@ mod tests {
         assert_eq!(codes("recv(s, 9) =\n"), vec!["missing-expectation"]);
         assert_eq!(codes("recv(s, 9) = -1\n"), vec!["missing-errno"]);
         assert_eq!(codes("recv(s, 9) = EAGAIN\n"), vec!["errno-without-minus"]);
+        assert!(codes("getsockopt(s, SOL_SOCKET, SO_ERROR) = ECONNREFUSED\n").is_empty());
+        assert_eq!(
+            codes("getsockopt(s, SOL_SOCKET, SO_ERROR) = ECONNREFUSD\n"),
+            vec!["unknown-symbol"]
+        );
         assert_eq!(codes("recv(s, 9) = -1 EAGIAN\n"), vec!["unknown-symbol"]);
         assert_eq!(codes("recv(s, 9) = bogus\n"), vec!["unknown-value"]);
         assert_eq!(codes("recv(s, 9) = 1 took 150ms\n"), vec!["bad-window"]);

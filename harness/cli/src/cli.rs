@@ -1,0 +1,168 @@
+//! Argument parsing and dispatch of the subcommands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sockspec",
+    version,
+    about = "Check how this kernel's BSD sockets really behave, one scenario at a time.",
+    long_about = "sockspec runs scenario files — strace-like scripts of socket calls with the \
+results they must give — each in its own process and network namespace, and reports case by \
+case (and course claim by claim) whether the kernel agrees.",
+    after_help = exit::HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run cases (the built-in catalogue unless --cases is given), like `cargo test`.
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
+    /// Check scenario files for mistakes without running them.
+    Check {
+        /// Case files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List the course claims of the register and the cases that decide each.
+    Claims {
+        /// The catalogue folder holding claims.toml (default: the built-in catalogue).
+        #[arg(long, value_name = "DIR")]
+        cases: Option<PathBuf>,
+    },
+}
+
+const RUN_HELP: &str = "\
+Examples:
+  sockspec run                               the whole built-in catalogue
+  sockspec run stream-message partial-io     only trials whose name contains a filter
+  sockspec run --exact 'stream-message/coalesce[tcp4]'
+  sockspec run --cases my-cases/ --json r.json
+  sockspec run --list --format terse         names only, as cargo nextest expects
+
+Trials are named after the case file (relative to the catalogue, without .sock), with the
+flavour in brackets for flavoured cases. Every case runs in its own process group, in a
+private network namespace when the machine allows it (root, or unprivileged user
+namespaces); otherwise cases that need isolation are skipped and say why.
+
+Exit codes:
+  0    every selected case passed (skipped cases say why)
+  1    at least one case failed: the system under test differs from an expectation
+  2    usage error: bad flag, missing file, malformed scenario, nothing selected
+  3    no failure, but at least one case could not be judged (deadline, crash)
+  130  interrupted; all case processes were killed and cleaned up";
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Run only trials whose name contains one of these strings.
+    #[arg(value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// A folder of .sock files (searched recursively) or a single file.
+    #[arg(long, value_name = "PATH")]
+    pub cases: Option<PathBuf>,
+    /// Write the full results (environment, transcripts, claims) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// List the trials instead of running them.
+    #[arg(long)]
+    pub list: bool,
+    /// Filters must match trial names exactly.
+    #[arg(long)]
+    pub exact: bool,
+    /// Run only cases marked `ignore`.
+    #[arg(long)]
+    pub ignored: bool,
+    /// Run cases marked `ignore` as well.
+    #[arg(long)]
+    pub include_ignored: bool,
+    /// Skip trials whose name contains this (repeatable).
+    #[arg(long, value_name = "FILTER")]
+    pub skip: Vec<String>,
+    /// How many cases run at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub test_threads: Option<usize>,
+    /// Output style: one line per case, one character per case, or libtest JSON events.
+    #[arg(long, value_enum, value_name = "pretty|terse|json")]
+    pub format: Option<Format>,
+    /// Alias for --format terse.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Multiply deadlines and the upper tolerance of timing windows (never lower bounds);
+    /// raise it on slow or loaded machines.
+    #[arg(long, value_name = "X", env = "SOCKSPEC_TIME_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
+    pub time_scale: f64,
+    /// How to isolate cases: the strongest available, or force one.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub isolation: IsolationArg,
+    /// A label for this run in merged reports (default: the kernel release).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Colour the output.
+    #[arg(long, value_enum, value_name = "auto|always|never")]
+    pub color: Option<ColorArg>,
+    /// Accepted for `cargo test` compatibility; output is never captured.
+    #[arg(long, hide = true)]
+    pub nocapture: bool,
+    /// Accepted for `cargo test` compatibility.
+    #[arg(long, hide = true)]
+    pub show_output: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Pretty,
+    Terse,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IsolationArg {
+    Auto,
+    Netns,
+    Userns,
+    Shared,
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && (1.0..=100.0).contains(&x) => Ok(x),
+        Ok(_) => Err("the time scale must be between 1 and 100".to_string()),
+        Err(_) => Err(format!("`{text}` is not a number")),
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Run(args) => crate::run::run(args),
+        Command::Check { paths } => crate::run::check(&paths),
+        Command::Claims { cases } => crate::run::list_claims(cases),
+    }
+}

@@ -1,0 +1,10 @@
+//! The `sockspec` command line as a library, so the `cargo test` catalogue target and the
+//! binary share one runner.
+
+pub mod catalogue;
+pub mod claims;
+pub mod cli;
+pub mod environment;
+pub mod exit;
+pub mod run;
+pub mod runner;

@@ -1,0 +1,379 @@
+//! The `run`, `check` and `claims` commands.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sockspec_engine::sandbox::{self, Isolation};
+use sockspec_reports::{Outcome, RunReport, FORMAT_VERSION};
+
+use crate::catalogue::{self, TrialSpec};
+use crate::claims::{self, Register};
+use crate::cli::{ColorArg, Format, IsolationArg, RunArgs};
+use crate::environment;
+use crate::exit;
+use crate::runner::{self, RunOptions};
+
+/// The catalogue folder for `--cases PATH`: PATH itself, or the nearest parent holding a
+/// claims register, so a sub-folder still gets its claims.
+fn register_root(path: &Path) -> PathBuf {
+    let start = if path.is_file() {
+        path.parent().unwrap_or(Path::new("."))
+    } else {
+        path
+    };
+    let mut dir = Some(start);
+    while let Some(d) = dir {
+        if d.join("claims.toml").exists() {
+            return d.to_path_buf();
+        }
+        dir = d.parent();
+    }
+    start.to_path_buf()
+}
+
+struct Loaded {
+    trials: Vec<TrialSpec>,
+    register: Register,
+}
+
+fn load(cases: Option<&Path>) -> Result<Loaded, String> {
+    let root = cases
+        .map(Path::to_path_buf)
+        .unwrap_or_else(catalogue::builtin_root);
+    let files = catalogue::discover(&root).map_err(|e| error_text(&e))?;
+    let register = Register::load(&register_root(&root)).map_err(|e| error_text(&e))?;
+    let cases = catalogue::load(&root, &files, &register).map_err(|e| error_text(&e))?;
+    Ok(Loaded {
+        trials: catalogue::expand(&cases),
+        register,
+    })
+}
+
+fn error_text(e: &dyn std::error::Error) -> String {
+    sockspec_engine::child::error_chain(e)
+}
+
+fn select(trials: Vec<TrialSpec>, args: &RunArgs) -> Vec<TrialSpec> {
+    if args.filters.is_empty() {
+        return trials;
+    }
+    trials
+        .into_iter()
+        .filter(|t| {
+            args.filters.iter().any(|f| {
+                if args.exact {
+                    t.name == *f
+                } else {
+                    t.name.contains(f.as_str())
+                }
+            })
+        })
+        .collect()
+}
+
+fn libtest_args(args: &RunArgs) -> libtest_mimic::Arguments {
+    libtest_mimic::Arguments {
+        include_ignored: args.include_ignored,
+        ignored: args.ignored,
+        list: args.list,
+        quiet: args.quiet && args.format.is_none(),
+        test_threads: args.test_threads,
+        skip: args.skip.clone(),
+        format: args.format.map(|f| match f {
+            Format::Pretty => libtest_mimic::FormatSetting::Pretty,
+            Format::Terse => libtest_mimic::FormatSetting::Terse,
+            Format::Json => libtest_mimic::FormatSetting::Json,
+        }),
+        color: args.color.map(|c| match c {
+            ColorArg::Auto => libtest_mimic::ColorSetting::Auto,
+            ColorArg::Always => libtest_mimic::ColorSetting::Always,
+            ColorArg::Never => libtest_mimic::ColorSetting::Never,
+        }),
+        ..Default::default()
+    }
+}
+
+/// `sockspec run`.
+pub fn run(args: RunArgs) -> ExitCode {
+    let loaded = match load(args.cases.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let trials = select(loaded.trials, &args);
+    if trials.is_empty() {
+        eprintln!(
+            "error: no case matches {:?}; `sockspec run --list` shows the names",
+            args.filters
+        );
+        return ExitCode::from(exit::USAGE);
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("error: cannot find the sockspec binary to run cases with: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let forced = match args.isolation {
+        IsolationArg::Auto => None,
+        IsolationArg::Netns => Some(Isolation::Netns),
+        IsolationArg::Userns => Some(Isolation::UserNetns),
+        IsolationArg::Shared => Some(Isolation::Shared),
+    };
+    let outcome = execute(RunPlan {
+        exe,
+        trials,
+        register: loaded.register,
+        libtest: libtest_args(&args),
+        time_scale: args.time_scale,
+        isolation: forced,
+        label: args.label.clone(),
+        json: args.json.clone(),
+        quiet_summary: args.format == Some(Format::Json),
+    });
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+/// Everything one run needs, however it was started (`sockspec run` or `cargo test`).
+pub struct RunPlan {
+    pub exe: PathBuf,
+    pub trials: Vec<TrialSpec>,
+    pub register: Register,
+    pub libtest: libtest_mimic::Arguments,
+    pub time_scale: f64,
+    pub isolation: Option<Isolation>,
+    pub label: Option<String>,
+    pub json: Option<PathBuf>,
+    /// Keep stdout for libtest's JSON events only.
+    pub quiet_summary: bool,
+}
+
+/// Runs the trials and returns the exit code.
+pub fn execute(plan: RunPlan) -> Result<u8, String> {
+    if plan.libtest.list {
+        let conclusion = libtest_mimic::run(&plan.libtest, stub_trials(&plan.trials));
+        return Ok(if conclusion.has_failed() {
+            exit::FAILURES
+        } else {
+            exit::SUCCESS
+        });
+    }
+    runner::sweep_stale_dirs();
+    let (isolation, reason) = match plan.isolation {
+        Some(mode) if mode == Isolation::Shared || sandbox::probe(&plan.exe, mode) => (mode, None),
+        Some(mode) => {
+            return Err(format!(
+                "isolation `{}` is not available on this machine",
+                mode.as_str()
+            ))
+        }
+        None => sandbox::choose(&plan.exe),
+    };
+    let opts = Arc::new(RunOptions {
+        exe: plan.exe.clone(),
+        isolation,
+        isolation_reason: reason.clone(),
+        time_scale: plan.time_scale,
+        ipv6: environment::ipv6_available(),
+        capabilities: environment::capabilities(),
+        root: nix::unistd::geteuid().is_root(),
+    });
+    let mut env = environment::collect(isolation, reason, plan.time_scale);
+    if let Some(label) = plan.label {
+        env.label = label;
+    }
+    let started = Instant::now();
+    let results: runner::Results = Arc::new(Mutex::new(Vec::new()));
+    let _signals = interrupt_guard();
+    let conclusion =
+        libtest_mimic::run(&plan.libtest, runner::trials(plan.trials, &opts, &results));
+    env.duration_ms = started.elapsed().as_millis() as u64;
+    let mut cases = std::mem::take(&mut *results.lock().expect("results lock"));
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    let claims = claims::verdicts(&plan.register, &cases);
+    let report = RunReport {
+        format_version: FORMAT_VERSION,
+        environment: env,
+        cases,
+        claims,
+        measurements: Default::default(),
+        properties: Vec::new(),
+    };
+    if !plan.quiet_summary {
+        print!("{}", summary(&report));
+    }
+    if let Some(path) = &plan.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    }
+    let _ = conclusion;
+    Ok(if report.count(Outcome::Fail) > 0 {
+        exit::FAILURES
+    } else if report.count(Outcome::Error) > 0 {
+        exit::ERRORS
+    } else {
+        exit::SUCCESS
+    })
+}
+
+/// Trials that only carry names, for `--list`.
+fn stub_trials(specs: &[TrialSpec]) -> Vec<libtest_mimic::Trial> {
+    specs
+        .iter()
+        .map(|s| {
+            libtest_mimic::Trial::test(s.name.clone(), || Ok(()))
+                .with_ignored_flag(s.case.scenario.meta.ignore.is_some())
+        })
+        .collect()
+}
+
+/// The lines printed after libtest's own summary: the claims.
+fn summary(report: &RunReport) -> String {
+    if report.claims.is_empty() {
+        return String::new();
+    }
+    let count = |v: &str| report.claims.iter().filter(|c| c.verdict == v).count();
+    let mut out = format!(
+        "\nclaims: {} hold, {} do not hold, {} partly, {} undecided (of {})\n",
+        count("holds"),
+        count("does-not-hold"),
+        count("partly"),
+        count("undecided"),
+        report.claims.len()
+    );
+    for c in report
+        .claims
+        .iter()
+        .filter(|c| c.verdict == "does-not-hold" || c.verdict == "partly")
+    {
+        out.push_str(&format!("  {:<14} {:<13} {}\n", c.id, c.verdict, c.claim));
+    }
+    out
+}
+
+/// Blocks SIGINT/SIGTERM/SIGHUP in every thread and handles them on one: kill every case
+/// process group, remove their directories, exit 130.
+fn interrupt_guard() -> Option<std::thread::JoinHandle<()>> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(sig);
+    }
+    set.thread_block().ok()?;
+    std::thread::Builder::new()
+        .name("sockspec-signals".into())
+        .spawn(move || {
+            if let Ok(sig) = set.wait() {
+                runner::clean_up_interrupted();
+                eprintln!("\nsockspec: interrupted by {sig}; every case process was killed");
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+        })
+        .ok()
+}
+
+/// `sockspec check PATH…`.
+pub fn check(paths: &[PathBuf]) -> ExitCode {
+    let mut bad = false;
+    let mut count = 0;
+    for path in paths {
+        let files = match catalogue::discover(path) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {}", error_text(&e));
+                bad = true;
+                continue;
+            }
+        };
+        let register =
+            Register::load(&register_root(path)).unwrap_or(Register { claims: Vec::new() });
+        count += files.len();
+        if let Err(e) = catalogue::load(path, &files, &register) {
+            eprintln!("{}", error_text(&e));
+            bad = true;
+        }
+    }
+    if bad {
+        ExitCode::from(exit::USAGE)
+    } else {
+        println!("{count} case file(s) are well formed");
+        ExitCode::from(exit::SUCCESS)
+    }
+}
+
+/// `sockspec claims`.
+pub fn list_claims(cases: Option<PathBuf>) -> ExitCode {
+    let loaded = match load(cases.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    for claim in &loaded.register.claims {
+        let deciding: Vec<&str> = loaded
+            .trials
+            .iter()
+            .filter(|t| t.case.scenario.meta.claims.iter().any(|c| c.id == claim.id))
+            .map(|t| t.name.as_str())
+            .collect();
+        println!(
+            "{:<16} [{}] {}",
+            claim.id, claim.expect_on_linux, claim.claim
+        );
+        println!("{:<16} source: {} > {}", "", claim.source, claim.section);
+        if deciding.is_empty() {
+            println!("{:<16} decided by: (no case yet)", "");
+        } else {
+            println!("{:<16} decided by: {}", "", deciding.join(", "));
+        }
+    }
+    ExitCode::from(exit::SUCCESS)
+}
+
+/// The `cargo test` target: the whole built-in catalogue as libtest trials.
+pub fn catalogue_test_main(exe: &str) -> ExitCode {
+    let libtest = libtest_mimic::Arguments::from_args();
+    let loaded = match load(None) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let scale = std::env::var("SOCKSPEC_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let plan = RunPlan {
+        exe: PathBuf::from(exe),
+        trials: loaded.trials,
+        register: loaded.register,
+        time_scale: scale,
+        isolation: None,
+        label: None,
+        json: None,
+        quiet_summary: libtest.format == Some(libtest_mimic::FormatSetting::Json) || libtest.list,
+        libtest,
+    };
+    match execute(plan) {
+        Ok(exit::SUCCESS) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! What a case run is given (its context and the facts `when` conditions read) and what it
+//! gives back (events as steps start and end, and the verdict).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use sockspec_lang::Flavour;
+use sockspec_reports::{Failure, Outcome, StepRecord};
+
+/// Everything one run of a scenario needs from its caller.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Multiplies tolerances (upper bounds) and the engine's settle waits; never lower bounds.
+    pub time_scale: f64,
+    /// The trial's flavour, for `pair()` and `when flavour …`.
+    pub flavour: Option<Flavour>,
+    /// Where `path("x")` lives; it exists and is writable.
+    pub private_dir: PathBuf,
+    /// A short token that keeps abstract names of concurrent cases apart; empty when the case
+    /// has a network namespace of its own.
+    pub unique: String,
+    /// What `when` conditions are decided on.
+    pub facts: Facts,
+    /// The case deadline: every wait of the engine's own (await, receive loops, settle) ends
+    /// by then.
+    pub deadline: Instant,
+}
+
+/// The environment a case runs in, as `when` conditions see it.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// `linux`, `freebsd` or `macos`.
+    pub platform: String,
+    /// Running as uid 0 with privileges (false when `needs unprivileged` dropped them).
+    pub root: bool,
+    /// The case has a private network namespace.
+    pub isolated: bool,
+    /// The kernel's major and minor version.
+    pub kernel: (u32, u32),
+    /// Reads a sysctl by its dotted name (`net.ipv4.ip_local_port_range`) when a condition or
+    /// an `ephemeral` port needs it; `None` when it cannot be read.
+    pub sysctl: fn(&str) -> Option<String>,
+}
+
+impl Facts {
+    /// The facts of the running process: its effective uid and the kernel release from
+    /// `uname`; sysctls are read from `/proc/sys`.
+    pub fn probe(isolated: bool) -> Facts {
+        let release = nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Facts {
+            platform: std::env::consts::OS.to_string(),
+            root: nix::unistd::geteuid().is_root(),
+            isolated,
+            kernel: parse_kernel_release(&release),
+            sysctl: read_proc_sys,
+        }
+    }
+}
+
+/// `6.18.44-fc` → `(6, 18)`; unknown parts read as 0.
+pub fn parse_kernel_release(release: &str) -> (u32, u32) {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor)
+}
+
+/// Reads `/proc/sys/net/ipv4/ip_local_port_range` for `net.ipv4.ip_local_port_range`.
+pub fn read_proc_sys(name: &str) -> Option<String> {
+    if name.contains("..") || name.contains('/') {
+        return None;
+    }
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// What `execute` reports as it goes.
+// One event per step start and end: the size of a record is irrelevant next to the syscalls.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A step is about to run; if the case is killed now, this step is the one that hung.
+    Started { index: usize, line: usize },
+    /// A step finished, or was confirmed pending (`blocks`).
+    Step(StepRecord),
+}
+
+/// The verdict of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseEnd {
+    /// `Pass`, `Fail` or `Error`; never `Skip` (prerequisites are the runner's business).
+    pub outcome: Outcome,
+    /// One line: why the case failed or errored.
+    pub message: Option<String>,
+    /// The step that decided a failure or an error, when one did.
+    pub failure: Option<Failure>,
+}
+
+/// Why the engine could not judge a step: the scenario or the harness is at fault, not the
+/// system under test.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HarnessError {
+    #[error("handle `{0}` is not bound")]
+    Unbound(String),
+    #[error("{noun} `{name}` is not available on this platform")]
+    Unsupported { noun: &'static str, name: String },
+    #[error("no pending call named `{0}`")]
+    NotPending(String),
+    #[error("pair() needs a flavour: name one (`pair(tcp4)`) or give the case `flavours`")]
+    NoFlavour,
+    #[error("the thread running `{0}` panicked")]
+    Panicked(String),
+    #[error("{0}")]
+    Other(String),
+}

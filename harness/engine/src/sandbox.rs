@@ -1,0 +1,235 @@
+//! Isolation for one case process: a private network namespace with only `lo` up, a private
+//! mount namespace whose `/tmp` is a fresh tmpfs, and optionally dropped privileges.
+//!
+//! Everything here runs in the re-executed child before the scenario starts, while the
+//! process is still single-threaded (`unshare(CLONE_NEWUSER)` refuses multi-threaded callers).
+//! Because the namespaces and the tmpfs belong to the child alone, they vanish with it even
+//! when the runner is killed with SIGKILL: nothing can be left behind.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{getgid, getuid, Gid, Uid};
+use serde::{Deserialize, Serialize};
+
+/// How cases are isolated from each other and from the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Running as root: new network and mount namespaces.
+    Netns,
+    /// Unprivileged: a new user namespace (mapping our uid to 0) owning new network and mount
+    /// namespaces.
+    UserNetns,
+    /// No namespaces available: the shared loopback, ports chosen by the kernel (port 0), a
+    /// private temp directory made by the runner.
+    Shared,
+}
+
+impl Isolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Netns => "netns",
+            Isolation::UserNetns => "userns+netns",
+            Isolation::Shared => "shared",
+        }
+    }
+
+    pub fn is_isolated(self) -> bool {
+        self != Isolation::Shared
+    }
+}
+
+/// The directory a case's `path("x")` names live in when namespaces are in use. It sits on
+/// the tmpfs mounted over `/tmp` inside the case's own mount namespace.
+pub const ISOLATED_PRIVATE_DIR: &str = "/tmp/sockspec-case";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot create {what} namespace")]
+    Unshare {
+        what: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("cannot write `{path}` to map the user namespace")]
+    IdMap {
+        path: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot mount a private tmpfs on /tmp")]
+    Mount(#[source] nix::Error),
+    #[error("cannot bring the loopback interface up")]
+    Loopback(#[source] io::Error),
+    #[error("cannot create the private directory `{path}`")]
+    PrivateDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot drop privileges to `nobody`")]
+    DropPrivileges(#[source] nix::Error),
+}
+
+/// Enters the namespaces for `mode` and returns the private directory to use.
+/// For [`Isolation::Shared`] the runner-made `shared_dir` is returned unchanged.
+pub fn enter(mode: Isolation, shared_dir: Option<&Path>) -> Result<PathBuf, SandboxError> {
+    match mode {
+        Isolation::Shared => {
+            let dir = shared_dir
+                .map(Path::to_path_buf)
+                .unwrap_or_else(std::env::temp_dir);
+            return Ok(dir);
+        }
+        Isolation::Netns => {
+            unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS).map_err(|source| {
+                SandboxError::Unshare {
+                    what: "network and mount",
+                    source,
+                }
+            })?;
+        }
+        Isolation::UserNetns => {
+            let (uid, gid) = (getuid(), getgid());
+            unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS)
+                .map_err(|source| SandboxError::Unshare {
+                    what: "user, network and mount",
+                    source,
+                })?;
+            map_ids(uid, gid)?;
+        }
+    }
+    // Keep our mounts from propagating back to the host, then give /tmp a fresh tmpfs that
+    // dies with the namespace.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(SandboxError::Mount)?;
+    mount(
+        Some("tmpfs"),
+        "/tmp",
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777"),
+    )
+    .map_err(SandboxError::Mount)?;
+    loopback_up().map_err(SandboxError::Loopback)?;
+    let dir = PathBuf::from(ISOLATED_PRIVATE_DIR);
+    fs::create_dir_all(&dir).map_err(|source| SandboxError::PrivateDir {
+        path: dir.clone(),
+        source,
+    })?;
+    // World-writable so a case that drops to `nobody` can still create its socket files.
+    set_mode(&dir, 0o1777).map_err(|source| SandboxError::PrivateDir {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
+}
+
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+fn map_ids(uid: Uid, gid: Gid) -> Result<(), SandboxError> {
+    let write = |path: &'static str, text: String| {
+        fs::write(path, text).map_err(|source| SandboxError::IdMap { path, source })
+    };
+    // setgroups must be denied before an unprivileged process may write gid_map.
+    write("/proc/self/setgroups", "deny".to_string())?;
+    write("/proc/self/uid_map", format!("0 {uid} 1\n"))?;
+    write("/proc/self/gid_map", format!("0 {gid} 1\n"))?;
+    Ok(())
+}
+
+/// `ip link set lo up`, with the two ioctls it is made of.
+fn loopback_up() -> io::Result<()> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+    // SAFETY: ifreq is plain old data; an all-zero value is valid.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    use std::os::fd::AsRawFd;
+    // SAFETY: the fd is a live socket and `req` is a valid ifreq for these requests.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Drops root to `nobody` for `needs unprivileged` cases. Changing credentials clears the
+/// parent-death signal, so it is armed again.
+pub fn drop_to_nobody() -> Result<(), SandboxError> {
+    const NOBODY: u32 = 65534;
+    nix::unistd::setgroups(&[]).map_err(SandboxError::DropPrivileges)?;
+    nix::unistd::setgid(Gid::from_raw(NOBODY)).map_err(SandboxError::DropPrivileges)?;
+    nix::unistd::setuid(Uid::from_raw(NOBODY)).map_err(SandboxError::DropPrivileges)?;
+    arm_parent_death_signal();
+    Ok(())
+}
+
+/// Makes the kernel SIGKILL this process when the runner dies, so an interrupted run
+/// leaves no case process behind.
+pub fn arm_parent_death_signal() {
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+}
+
+/// Tries `mode` in a throw-away child process (the probe must not change the runner's own
+/// namespaces) and reports whether it works.
+pub fn probe(exe: &Path, mode: Isolation) -> bool {
+    std::process::Command::new(exe)
+        .arg("__probe-isolation")
+        .arg(mode.as_str())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The body of `__probe-isolation MODE`: exit status 0 when the namespaces can be entered.
+pub fn probe_main(mode: &str) -> i32 {
+    let mode = match mode {
+        "netns" => Isolation::Netns,
+        "userns+netns" => Isolation::UserNetns,
+        _ => return 2,
+    };
+    arm_parent_death_signal();
+    match enter(mode, None) {
+        Ok(_) => 0,
+        Err(_) => 1,
+    }
+}
+
+/// Picks the strongest isolation this machine allows, with the reason when it is none.
+pub fn choose(exe: &Path) -> (Isolation, Option<String>) {
+    if nix::unistd::geteuid().is_root() && probe(exe, Isolation::Netns) {
+        return (Isolation::Netns, None);
+    }
+    if probe(exe, Isolation::UserNetns) {
+        return (Isolation::UserNetns, None);
+    }
+    let reason = if nix::unistd::geteuid().is_root() {
+        "running as root, but network namespaces cannot be created here (a container without CAP_SYS_ADMIN?)"
+    } else {
+        "not root and unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone or user.max_user_namespaces)"
+    };
+    (Isolation::Shared, Some(reason.to_string()))
+}
