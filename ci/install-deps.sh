@@ -10,6 +10,7 @@ command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 

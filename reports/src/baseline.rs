@@ -232,7 +232,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 
 impl Baseline {
     /// The entries that apply to this run's platform and kernel.
-    fn applicable<'a>(&'a self, report: &RunReport) -> Vec<(usize, &'a Deviation)> {
+    pub fn applicable<'a>(&'a self, report: &RunReport) -> Vec<(usize, &'a Deviation)> {
         let env = &report.environment;
         let release = release_numbers(&env.kernel_release);
         self.deviation

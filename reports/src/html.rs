@@ -72,12 +72,22 @@ fn script_json<T: serde::Serialize>(value: &T) -> String {
         .replace('&', "\\u0026")
 }
 
+/// Runs first: records script errors, `console.error` calls and blocked requests (CSP
+/// violations) in `window.__sockspecErrors`, so a browser test can prove the page is clean.
+const WATCH_JS: &str = "window.__sockspecErrors = [];\n\
+window.addEventListener('error', function (e) { window.__sockspecErrors.push('error: ' + e.message); });\n\
+document.addEventListener('securitypolicyviolation', function (e) { window.__sockspecErrors.push('blocked: ' + e.blockedURI); });\n\
+(function () { var original = console.error; console.error = function () {\n\
+  window.__sockspecErrors.push('console: ' + Array.prototype.join.call(arguments, ' '));\n\
+  return original.apply(console, arguments); }; })();\n";
+
 fn page_start(out: &mut String, title: &str) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n\
+         <script>\n{WATCH_JS}</script>\n\
          <title>{}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n",
         esc(title)
     );
@@ -997,8 +1007,8 @@ mod tests {
         let page = to_html(&report);
         assert_eq!(
             page.matches("</script>").count(),
-            2,
-            "only the two real script elements close"
+            3,
+            "only the three real script elements (watch, lazy bodies, main) close"
         );
         assert!(!page.contains("<!--"));
         let start = page.find("id=\"lazy-bodies\">").unwrap() + "id=\"lazy-bodies\">".len();

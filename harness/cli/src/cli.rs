@@ -33,11 +33,54 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Merge, compare and re-render saved JSON results.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// List the course claims of the register and the cases that decide each.
     Claims {
         /// The catalogue folder holding claims.toml (default: the built-in catalogue).
         #[arg(long, value_name = "DIR")]
         cases: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Join the shards of a partitioned run into one report, or (for runs that overlap, e.g.
+    /// two kernels) build a matrix of cases × runs that highlights disagreements.
+    Merge {
+        /// JSON files written by `sockspec run --json`.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Always build a matrix, even from disjoint shards.
+        #[arg(long)]
+        matrix: bool,
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// What changed from run A to run B: newly failing, newly passing, changed results.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// Exit 1 when a case newly fails or errors.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Render a saved run again, in other formats.
+    Render {
+        input: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        tap: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
     },
 }
 
@@ -48,6 +91,9 @@ Examples:
   sockspec run --exact 'stream-message/coalesce[tcp4]'
   sockspec run --cases my-cases/ --json r.json
   sockspec run --list --format terse         names only, as cargo nextest expects
+  sockspec run --html r.html --junit r.xml --json r.json --tap r.tap
+  sockspec run --partition 2/4 --json shard2.json   then: sockspec report merge shard*.json
+  sockspec run --baseline known.toml         listed failures become expected failures
 
 Trials are named after the case file (relative to the catalogue, without .sock), with the
 flavour in brackets for flavoured cases. Every case runs in its own process group, in a
@@ -70,8 +116,35 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub cases: Option<PathBuf>,
     /// Write the full results (environment, transcripts, claims) as JSON.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report (one file, works offline, prints).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub html: Option<PathBuf>,
+    /// Write JUnit XML (one testsuite per theme) for CI dashboards.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub junit: Option<PathBuf>,
+    /// Write TAP version 14.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub tap: Option<PathBuf>,
+    /// Write KTAP version 1, as kernel CI systems read it.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub ktap: Option<PathBuf>,
+    /// Write a Markdown summary, e.g. for a CI job summary.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub markdown: Option<PathBuf>,
+    /// Known deviations (TOML): listed failures become expected failures.
+    #[arg(long, value_name = "FILE", help_heading = "Baselines")]
+    pub baseline: Option<PathBuf>,
+    /// Write a baseline listing every failure of this run.
+    #[arg(long, value_name = "FILE", help_heading = "Baselines")]
+    pub write_baseline: Option<PathBuf>,
+    /// Run only shard K of N (`2/4`, or `hash:2/4`, `count:2/4`); stable as cases are added.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
+    /// Re-run a failing case up to N times; a later pass marks it flaky (all attempts kept).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
     /// List the trials instead of running them.
     #[arg(long)]
     pub list: bool,
@@ -164,5 +237,6 @@ pub fn main() -> ExitCode {
         Command::Run(args) => crate::run::run(args),
         Command::Check { paths } => crate::run::check(&paths),
         Command::Claims { cases } => crate::run::list_claims(cases),
+        Command::Report(cmd) => crate::report::main(cmd),
     }
 }

@@ -6,5 +6,6 @@ pub mod claims;
 pub mod cli;
 pub mod environment;
 pub mod exit;
+pub mod report;
 pub mod run;
 pub mod runner;

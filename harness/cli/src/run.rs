@@ -13,7 +13,9 @@ use crate::claims::{self, Register};
 use crate::cli::{ColorArg, Format, IsolationArg, RunArgs};
 use crate::environment;
 use crate::exit;
+use crate::report::Outputs;
 use crate::runner::{self, RunOptions};
+use sockspec_reports::baseline::Baseline;
 
 /// The catalogue folder for `--cases PATH`: PATH itself, or the nearest parent holding a
 /// claims register, so a sub-folder still gets its claims.
@@ -104,7 +106,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let trials = select(loaded.trials, &args);
+    let mut trials = select(loaded.trials, &args);
     if trials.is_empty() {
         eprintln!(
             "error: no case matches {:?}; `sockspec run --list` shows the names",
@@ -112,6 +114,35 @@ pub fn run(args: RunArgs) -> ExitCode {
         );
         return ExitCode::from(exit::USAGE);
     }
+    if let Some(text) = &args.partition {
+        let partition = match sockspec_reports::partition::parse_partition(text) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: --partition {text}: {e}");
+                return ExitCode::from(exit::USAGE);
+            }
+        };
+        let names: Vec<String> = trials.iter().map(|t| t.name.clone()).collect();
+        let keep: std::collections::HashSet<String> = partition
+            .select(&names)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        trials.retain(|t| keep.contains(&t.name));
+    }
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| sockspec_reports::baseline::parse_baseline(&t).map_err(|e| e.to_string()))
+        {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("error: baseline `{}`: {e}", path.display());
+                return ExitCode::from(exit::USAGE);
+            }
+        },
+    };
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
@@ -133,8 +164,18 @@ pub fn run(args: RunArgs) -> ExitCode {
         time_scale: args.time_scale,
         isolation: forced,
         label: args.label.clone(),
-        json: args.json.clone(),
+        outputs: Outputs {
+            json: args.json.clone(),
+            html: args.html.clone(),
+            junit: args.junit.clone(),
+            tap: args.tap.clone(),
+            ktap: args.ktap.clone(),
+            markdown: args.markdown.clone(),
+        },
         quiet_summary: args.format == Some(Format::Json),
+        baseline,
+        write_baseline: args.write_baseline.clone(),
+        retries: args.retries,
     });
     match outcome {
         Ok(code) => ExitCode::from(code),
@@ -154,9 +195,12 @@ pub struct RunPlan {
     pub time_scale: f64,
     pub isolation: Option<Isolation>,
     pub label: Option<String>,
-    pub json: Option<PathBuf>,
+    pub outputs: Outputs,
     /// Keep stdout for libtest's JSON events only.
     pub quiet_summary: bool,
+    pub baseline: Option<Baseline>,
+    pub write_baseline: Option<PathBuf>,
+    pub retries: u32,
 }
 
 /// Runs the trials and returns the exit code.
@@ -180,6 +224,28 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
         }
         None => sandbox::choose(&plan.exe),
     };
+    let mut env = environment::collect(isolation, reason.clone(), plan.time_scale);
+    if let Some(label) = plan.label {
+        env.label = label;
+    }
+    let mut report = RunReport {
+        format_version: FORMAT_VERSION,
+        environment: env,
+        cases: Vec::new(),
+        claims: Vec::new(),
+        measurements: Default::default(),
+        properties: Vec::new(),
+    };
+    let known = plan
+        .baseline
+        .as_ref()
+        .map(|b| {
+            b.applicable(&report)
+                .into_iter()
+                .map(|(_, d)| (d.case.clone(), d.note()))
+                .collect()
+        })
+        .unwrap_or_default();
     let opts = Arc::new(RunOptions {
         exe: plan.exe.clone(),
         isolation,
@@ -188,38 +254,44 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
         ipv6: environment::ipv6_available(),
         capabilities: environment::capabilities(),
         root: nix::unistd::geteuid().is_root(),
+        retries: plan.retries,
+        known,
     });
-    let mut env = environment::collect(isolation, reason, plan.time_scale);
-    if let Some(label) = plan.label {
-        env.label = label;
-    }
     let started = Instant::now();
     let results: runner::Results = Arc::new(Mutex::new(Vec::new()));
     let _signals = interrupt_guard();
     let conclusion =
         libtest_mimic::run(&plan.libtest, runner::trials(plan.trials, &opts, &results));
-    env.duration_ms = started.elapsed().as_millis() as u64;
+    report.environment.duration_ms = started.elapsed().as_millis() as u64;
     let mut cases = std::mem::take(&mut *results.lock().expect("results lock"));
     cases.sort_by(|a, b| a.name.cmp(&b.name));
-    let claims = claims::verdicts(&plan.register, &cases);
-    let report = RunReport {
-        format_version: FORMAT_VERSION,
-        environment: env,
-        cases,
-        claims,
-        measurements: Default::default(),
-        properties: Vec::new(),
-    };
+    report.cases = cases;
+    report.claims = claims::verdicts(&plan.register, &report.cases);
+    let applied = plan
+        .baseline
+        .as_ref()
+        .map(|b| sockspec_reports::baseline::apply(&mut report, b));
     if !plan.quiet_summary {
         print!("{}", summary(&report));
+        for pass in applied.iter().flat_map(|a| &a.unexpected_passes) {
+            println!(
+                "unexpected pass: `{}` is listed in the baseline (entry {}: {}) but passed; remove the entry",
+                pass.case, pass.entry, pass.note
+            );
+        }
     }
-    if let Some(path) = &plan.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        std::fs::write(path, text + "\n")
+    crate::report::write_all(&report, &plan.outputs)?;
+    if let Some(path) = &plan.write_baseline {
+        std::fs::write(path, sockspec_reports::baseline::write_baseline(&report))
             .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
     }
     let _ = conclusion;
-    Ok(if report.count(Outcome::Fail) > 0 {
+    let failed = report
+        .cases
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail && c.known_deviation.is_none())
+        .count();
+    Ok(if failed > 0 {
         exit::FAILURES
     } else if report.count(Outcome::Error) > 0 {
         exit::ERRORS
@@ -364,7 +436,10 @@ pub fn catalogue_test_main(exe: &str) -> ExitCode {
         time_scale: scale,
         isolation: None,
         label: None,
-        json: None,
+        outputs: Outputs::default(),
+        baseline: None,
+        write_baseline: None,
+        retries: 0,
         quiet_summary: libtest.format == Some(libtest_mimic::FormatSetting::Json) || libtest.list,
         libtest,
     };

@@ -31,6 +31,10 @@ pub struct RunOptions {
     pub ipv6: bool,
     pub capabilities: Vec<String>,
     pub root: bool,
+    /// Re-run a failed or erroring case up to this many times; a later pass makes it flaky.
+    pub retries: u32,
+    /// Baseline entries that apply to this platform and kernel: (case glob, note).
+    pub known: Vec<(String, String)>,
 }
 
 /// Collected results, in completion order.
@@ -51,8 +55,19 @@ pub fn trials(specs: Vec<TrialSpec>, opts: &Arc<RunOptions>, results: &Results) 
             let name = spec.name.clone();
             let (opts, results) = (opts.clone(), results.clone());
             Trial::ignorable_test(name, move || {
-                let result = judge(&spec, &opts);
+                let result = judge_with_retries(&spec, &opts);
+                let known = (result.outcome == Outcome::Fail)
+                    .then(|| {
+                        opts.known.iter().find(|(glob, _)| {
+                            sockspec_reports::baseline::glob_match(glob, &result.name)
+                        })
+                    })
+                    .flatten();
                 let verdict = match result.outcome {
+                    _ if known.is_some() => {
+                        let note = known.map(|(_, n)| n.as_str()).unwrap_or_default();
+                        Ok(Completion::ignored_with(format!("known deviation: {note}")))
+                    }
                     Outcome::Pass => Ok(Completion::Completed),
                     Outcome::Skip => Ok(Completion::ignored_with(
                         result.message.clone().unwrap_or_default(),
@@ -96,6 +111,30 @@ fn unmet_need(spec: &TrialSpec, opts: &RunOptions) -> Option<String> {
         return Some("flavour needs IPv6 on loopback, which is not available".to_string());
     }
     None
+}
+
+/// Runs a trial, and again up to `retries` times while it fails or errors. Every earlier
+/// attempt is kept; the last one is the verdict.
+pub fn judge_with_retries(spec: &TrialSpec, opts: &RunOptions) -> CaseResult {
+    let mut result = judge(spec, opts);
+    let mut attempts = Vec::new();
+    for _ in 0..opts.retries {
+        if !matches!(result.outcome, Outcome::Fail | Outcome::Error) {
+            break;
+        }
+        attempts.push(sockspec_reports::Attempt {
+            outcome: result.outcome,
+            message: result
+                .failure
+                .as_ref()
+                .map(|f| format!("line {}: {}", f.line, f.actual))
+                .or(result.message.clone()),
+            duration_us: result.duration_us,
+        });
+        result = judge(spec, opts);
+    }
+    result.attempts = attempts;
+    result
 }
 
 /// Runs one trial and turns what came back into a result.
