@@ -267,6 +267,7 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
     cases.sort_by(|a, b| a.name.cmp(&b.name));
     report.cases = cases;
     report.claims = claims::verdicts(&plan.register, &report.cases);
+    report.properties = sockspec_reports::properties::property_table(&report.cases);
     let applied = plan
         .baseline
         .as_ref()
