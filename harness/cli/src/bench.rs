@@ -1,0 +1,131 @@
+//! `sockspec bench`: Unix-domain vs Internet sockets on loopback, and the verdict on the
+//! course's claim that Unix sockets are about twice as fast.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sockspec_engine::bench::{self, BenchConfig};
+use sockspec_engine::sandbox::Isolation;
+use sockspec_reports::{ClaimVerdict, Measurement, RunReport, FORMAT_VERSION};
+
+use crate::claims::Register;
+use crate::{catalogue, environment, exit};
+
+/// The register entry this benchmark decides.
+pub const CLAIM: &str = "UNIX-12";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Rounds per measurement (median, min and max are reported).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
+    /// A short run (fewer round trips and bytes), for a first look.
+    #[arg(long)]
+    pub quick: bool,
+    /// Write the measurements and the claim's verdict as a run report (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+pub fn main(args: BenchArgs) -> ExitCode {
+    let mut config = BenchConfig {
+        rounds: args.rounds,
+        ..BenchConfig::default()
+    };
+    if args.quick {
+        config.round_trips /= 10;
+        config.bulk_bytes /= 16;
+        config.datagrams /= 10;
+    }
+    eprintln!(
+        "measuring {} rounds: {} round trips, {} MiB stream, {} datagrams per round…",
+        config.rounds,
+        config.round_trips,
+        config.bulk_bytes >> 20,
+        config.datagrams
+    );
+    let started = std::time::Instant::now();
+    let result = match bench::run(&config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: the benchmark could not run: {e}");
+            return ExitCode::from(exit::ERRORS);
+        }
+    };
+    println!(
+        "{:<24} {:>12} {:>12} {:>12}  unit",
+        "measurement", "median", "min", "max"
+    );
+    for s in &result.series {
+        println!(
+            "{:<24} {:>12.2} {:>12.2} {:>12.2}  {}",
+            s.name,
+            s.median(),
+            s.min(),
+            s.max(),
+            s.unit
+        );
+    }
+    let ratios = result.ratios();
+    println!();
+    for (label, ratio) in &ratios {
+        println!("Unix is {ratio:.2}x as fast as Internet sockets for {label}");
+    }
+    let verdict = bench::verdict(&ratios);
+    let summary = ratios
+        .iter()
+        .map(|(l, r)| format!("{l} {r:.2}x"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("\nclaim {CLAIM} (Unix sockets about twice as fast): {verdict} — {summary}");
+
+    if let Some(path) = &args.json {
+        let register =
+            Register::load(&catalogue::builtin_root()).unwrap_or(Register { claims: Vec::new() });
+        let entry = register.get(CLAIM);
+        let mut env = environment::collect(Isolation::Shared, None, 1.0);
+        env.duration_ms = started.elapsed().as_millis() as u64;
+        let report = RunReport {
+            format_version: FORMAT_VERSION,
+            environment: env,
+            cases: Vec::new(),
+            claims: vec![ClaimVerdict {
+                id: CLAIM.to_string(),
+                source: entry.map(|c| c.source.clone()).unwrap_or_default(),
+                section: entry.map(|c| c.section.clone()).unwrap_or_default(),
+                claim: entry.map(|c| c.claim.clone()).unwrap_or_else(|| "Unix sockets are about twice as fast".into()),
+                verdict: verdict.to_string(),
+                explanation: Some(format!(
+                    "measured on loopback (median of {} rounds): {summary}; holds when every ratio is at least 1.5",
+                    config.rounds
+                )),
+                reason: None,
+                cases: vec!["sockspec bench".to_string()],
+            }],
+            measurements: result
+                .series
+                .iter()
+                .map(|s| {
+                    let m = Measurement {
+                        unit: s.unit.to_string(),
+                        median: s.median(),
+                        min: s.min(),
+                        max: s.max(),
+                        samples: s.samples.len() as u32,
+                    };
+                    (s.name.clone(), m)
+                })
+                .chain(ratios.iter().map(|(label, r)| {
+                    let m = Measurement { unit: "x".into(), median: *r, min: *r, max: *r, samples: config.rounds };
+                    (format!("ratio {label}"), m)
+                }))
+                .collect(),
+            properties: Vec::new(),
+        };
+        if let Err(e) = std::fs::write(path, sockspec_reports::json::to_json(&report)) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return ExitCode::from(exit::USAGE);
+        }
+    }
+    ExitCode::from(exit::SUCCESS)
+}
