@@ -4,6 +4,7 @@
 //! transcript; `sandbox` gives a case its own network and mount namespaces; `child` is the
 //! re-executed case process, `spawn` its parent side, and `wire` the protocol between them.
 
+pub mod bench;
 pub mod child;
 pub mod exec;
 pub mod sandbox;
