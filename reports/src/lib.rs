@@ -9,12 +9,9 @@ pub mod model;
 
 pub mod baseline;
 pub mod claims;
-pub mod grade;
-pub mod grade_html;
 pub mod html;
 pub mod json;
 pub mod junit;
-pub mod lms;
 pub mod markdown;
 pub mod merge;
 pub mod partition;
