@@ -145,6 +145,14 @@ pub struct RunArgs {
     /// Run only shard K of N (`2/4`, or `hash:2/4`, `count:2/4`); stable as cases are added.
     #[arg(long, value_name = "K/N")]
     pub partition: Option<String>,
+    /// Generated inputs per property check (properties run with the built-in catalogue).
+    #[arg(
+        long,
+        value_name = "N",
+        env = "SOCKSPEC_PROP_INPUTS",
+        default_value_t = 24
+    )]
+    pub prop_inputs: u32,
     /// Re-run a failing case up to N times; a later pass marks it flaky (all attempts kept).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,

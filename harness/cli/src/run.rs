@@ -15,6 +15,8 @@ use crate::environment;
 use crate::exit;
 use crate::report::Outputs;
 use crate::runner::{self, RunOptions};
+use sockspec_engine::properties::Property;
+use sockspec_lang::Flavour;
 use sockspec_reports::baseline::Baseline;
 
 /// The catalogue folder for `--cases PATH`: PATH itself, or the nearest parent holding a
@@ -38,18 +40,27 @@ fn register_root(path: &Path) -> PathBuf {
 struct Loaded {
     trials: Vec<TrialSpec>,
     register: Register,
+    /// Property checks: only with the built-in catalogue.
+    properties: Vec<(String, Property, Flavour)>,
 }
 
 fn load(cases: Option<&Path>) -> Result<Loaded, String> {
+    let cases_given = cases.is_some();
     let root = cases
         .map(Path::to_path_buf)
         .unwrap_or_else(catalogue::builtin_root);
     let files = catalogue::discover(&root).map_err(|e| error_text(&e))?;
     let register = Register::load(&register_root(&root)).map_err(|e| error_text(&e))?;
     let cases = catalogue::load(&root, &files, &register).map_err(|e| error_text(&e))?;
+    let properties = if cases_given {
+        Vec::new()
+    } else {
+        runner::property_names()
+    };
     Ok(Loaded {
         trials: catalogue::expand(&cases),
         register,
+        properties,
     })
 }
 
@@ -107,7 +118,21 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     };
     let mut trials = select(loaded.trials, &args);
-    if trials.is_empty() {
+    let mut properties: Vec<_> = loaded
+        .properties
+        .into_iter()
+        .filter(|(name, _, _)| {
+            args.filters.is_empty()
+                || args.filters.iter().any(|f| {
+                    if args.exact {
+                        name == f
+                    } else {
+                        name.contains(f.as_str())
+                    }
+                })
+        })
+        .collect();
+    if trials.is_empty() && properties.is_empty() {
         eprintln!(
             "error: no case matches {:?}; `sockspec run --list` shows the names",
             args.filters
@@ -129,6 +154,13 @@ pub fn run(args: RunArgs) -> ExitCode {
             .map(str::to_string)
             .collect();
         trials.retain(|t| keep.contains(&t.name));
+        let names: Vec<String> = properties.iter().map(|p| p.0.clone()).collect();
+        let keep: std::collections::HashSet<String> = partition
+            .select(&names)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        properties.retain(|p| keep.contains(&p.0));
     }
     let baseline = match &args.baseline {
         None => None,
@@ -176,6 +208,8 @@ pub fn run(args: RunArgs) -> ExitCode {
         baseline,
         write_baseline: args.write_baseline.clone(),
         retries: args.retries,
+        properties,
+        prop_inputs: args.prop_inputs,
     });
     match outcome {
         Ok(code) => ExitCode::from(code),
@@ -201,12 +235,15 @@ pub struct RunPlan {
     pub baseline: Option<Baseline>,
     pub write_baseline: Option<PathBuf>,
     pub retries: u32,
+    pub properties: Vec<(String, Property, Flavour)>,
+    pub prop_inputs: u32,
 }
 
 /// Runs the trials and returns the exit code.
 pub fn execute(plan: RunPlan) -> Result<u8, String> {
     if plan.libtest.list {
-        let conclusion = libtest_mimic::run(&plan.libtest, stub_trials(&plan.trials));
+        let conclusion =
+            libtest_mimic::run(&plan.libtest, stub_trials(&plan.trials, &plan.properties));
         return Ok(if conclusion.has_failed() {
             exit::FAILURES
         } else {
@@ -260,8 +297,13 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
     let started = Instant::now();
     let results: runner::Results = Arc::new(Mutex::new(Vec::new()));
     let _signals = interrupt_guard();
-    let conclusion =
-        libtest_mimic::run(&plan.libtest, runner::trials(plan.trials, &opts, &results));
+    let mut all_trials = runner::trials(plan.trials, &opts, &results);
+    all_trials.extend(runner::property_trials(
+        plan.properties,
+        plan.prop_inputs,
+        &results,
+    ));
+    let conclusion = libtest_mimic::run(&plan.libtest, all_trials);
     report.environment.duration_ms = started.elapsed().as_millis() as u64;
     let mut cases = std::mem::take(&mut *results.lock().expect("results lock"));
     cases.sort_by(|a, b| a.name.cmp(&b.name));
@@ -302,14 +344,18 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
 }
 
 /// Trials that only carry names, for `--list`.
-fn stub_trials(specs: &[TrialSpec]) -> Vec<libtest_mimic::Trial> {
-    specs
+fn stub_trials(
+    specs: &[TrialSpec],
+    properties: &[(String, Property, Flavour)],
+) -> Vec<libtest_mimic::Trial> {
+    let cases = specs.iter().map(|s| {
+        libtest_mimic::Trial::test(s.name.clone(), || Ok(()))
+            .with_ignored_flag(s.case.scenario.meta.ignore.is_some())
+    });
+    let props = properties
         .iter()
-        .map(|s| {
-            libtest_mimic::Trial::test(s.name.clone(), || Ok(()))
-                .with_ignored_flag(s.case.scenario.meta.ignore.is_some())
-        })
-        .collect()
+        .map(|(name, _, _)| libtest_mimic::Trial::test(name.clone(), || Ok(())));
+    cases.chain(props).collect()
 }
 
 /// The lines printed after libtest's own summary: the claims.
@@ -441,6 +487,11 @@ pub fn catalogue_test_main(exe: &str) -> ExitCode {
         baseline: None,
         write_baseline: None,
         retries: 0,
+        properties: loaded.properties,
+        prop_inputs: std::env::var("SOCKSPEC_PROP_INPUTS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(24),
         quiet_summary: libtest.format == Some(libtest_mimic::FormatSetting::Json) || libtest.list,
         libtest,
     };

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use libtest_mimic::{Completion, Failed, Trial};
+use sockspec_engine::properties::Property;
 use sockspec_engine::sandbox::Isolation;
 use sockspec_engine::spawn::{self, ChildRun};
 use sockspec_engine::wire::{CaseSpec, Wire};
-use sockspec_lang::{Need, Stance};
+use sockspec_lang::{Flavour, Need, Stance};
 use sockspec_reports::{CaseResult, ClaimLink, Outcome, StepStatus};
 
 use crate::catalogue::TrialSpec;
@@ -437,4 +438,61 @@ mod tests {
             "send(c, \"x\\\"  y\") = 5"
         );
     }
+}
+
+/// The built-in property checks, one trial per property and flavour:
+/// `properties/<property>[<flavour>]`.
+pub fn property_names() -> Vec<(String, Property, Flavour)> {
+    Property::ALL
+        .iter()
+        .flat_map(|p| {
+            p.flavours()
+                .iter()
+                .map(move |f| (format!("properties/{}[{}]", p.name(), f.name()), *p, *f))
+        })
+        .collect()
+}
+
+/// Trials that check properties with `inputs` generated inputs each.
+pub fn property_trials(
+    selected: Vec<(String, Property, Flavour)>,
+    inputs: u32,
+    results: &Results,
+) -> Vec<Trial> {
+    selected
+        .into_iter()
+        .map(|(name, property, flavour)| {
+            let results = results.clone();
+            Trial::test(name.clone(), move || {
+                let started = std::time::Instant::now();
+                let out = sockspec_engine::properties::check(property, flavour, inputs);
+                let result = CaseResult {
+                    name,
+                    file: "(built-in property)".to_string(),
+                    title: property.title().to_string(),
+                    theme: "properties".to_string(),
+                    flavour: Some(flavour.name().to_string()),
+                    tags: vec!["property-based".to_string()],
+                    claims: Vec::new(),
+                    outcome: if out.passed { Outcome::Pass } else { Outcome::Fail },
+                    message: Some(match &out.message {
+                        Some(m) => m.clone(),
+                        None => format!("{} generated inputs passed", out.inputs),
+                    }),
+                    failure: None,
+                    transcript: out.transcript,
+                    duration_us: started.elapsed().as_micros() as u64,
+                    why: Some("a property over generated inputs finds the sizes no hand-written case thought of; a failure is shrunk to the smallest input that still fails".to_string()),
+                    hint: None,
+                    refs: vec!["man 7 socket".to_string(), "man 7 unix".to_string()],
+                    source: None,
+                    attempts: Vec::new(),
+                    known_deviation: None,
+                };
+                let verdict = if out.passed { Ok(()) } else { Err(Failed::from(explain(&result))) };
+                results.lock().expect("results lock").push(result);
+                verdict
+            })
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod child;
 pub mod exec;
+pub mod properties;
 pub mod sandbox;
 pub mod spawn;
 pub mod wire;
