@@ -82,7 +82,11 @@ pub fn discover(root: &Path) -> Result<Vec<PathBuf>, CatalogueError> {
             })?;
             let path = entry.path();
             if path.is_dir() {
-                stack.push(path);
+                // A folder with a manifest is a grading suite (client scenarios for
+                // `sockspec grade`), not part of the kernel catalogue.
+                if !path.join("manifest.toml").exists() {
+                    stack.push(path);
+                }
             } else if path.extension().is_some_and(|e| e == "sock") {
                 found.push(path);
             }
