@@ -145,6 +145,10 @@ pub struct RunArgs {
     /// Run only shard K of N (`2/4`, or `hash:2/4`, `count:2/4`); stable as cases are added.
     #[arg(long, value_name = "K/N")]
     pub partition: Option<String>,
+    /// Also run a short `sockspec bench` and decide the course's "Unix sockets are about
+    /// twice as fast" claim from it (timing is kept out of the default run).
+    #[arg(long)]
+    pub bench: bool,
     /// Generated inputs per property check (properties run with the built-in catalogue).
     #[arg(
         long,

@@ -210,6 +210,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         retries: args.retries,
         properties,
         prop_inputs: args.prop_inputs,
+        bench: args.bench,
     });
     match outcome {
         Ok(code) => ExitCode::from(code),
@@ -237,6 +238,8 @@ pub struct RunPlan {
     pub retries: u32,
     pub properties: Vec<(String, Property, Flavour)>,
     pub prop_inputs: u32,
+    /// Run the short benchmark after the cases (`--bench`).
+    pub bench: bool,
 }
 
 /// Runs the trials and returns the exit code.
@@ -310,6 +313,13 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
     report.cases = cases;
     report.claims = claims::verdicts(&plan.register, &report.cases);
     report.properties = sockspec_reports::properties::property_table(&report.cases);
+    if plan.bench {
+        let config = crate::bench::quick_config();
+        match sockspec_engine::bench::run(&config) {
+            Ok(result) => crate::bench::record(&mut report, &result, config.rounds),
+            Err(e) => eprintln!("warning: the benchmark could not run: {e}"),
+        }
+    }
     let applied = plan
         .baseline
         .as_ref()
@@ -492,6 +502,7 @@ pub fn catalogue_test_main(exe: &str) -> ExitCode {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(24),
+        bench: false,
         quiet_summary: libtest.format == Some(libtest_mimic::FormatSetting::Json) || libtest.list,
         libtest,
     };
