@@ -120,6 +120,7 @@ pub fn to_html(report: &RunReport) -> String {
     let lazy = cases_section(&mut out, report);
     claims_section(&mut out, report);
     properties_section(&mut out, report);
+    differential_section(&mut out, report);
     out.push_str("</main>\n");
     let _ = writeln!(
         out,
@@ -790,6 +791,43 @@ fn properties_section(out: &mut String, report: &RunReport) {
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table>\n</section>\n");
+}
+
+/// Differential cases: one table per case, a column per flavour, rows that differ marked.
+fn differential_section(out: &mut String, report: &RunReport) {
+    if report.differentials.is_empty() {
+        return;
+    }
+    out.push_str("<section id=\"differential\">\n<h2>Differential: the same steps on several socket kinds</h2>\n");
+    for d in &report.differentials {
+        let _ = write!(
+            out,
+            "<h3>{} <span class=\"muted\">{}</span></h3>\n",
+            esc(&d.title),
+            esc(&d.case)
+        );
+        out.push_str("<table class=\"differential\"><thead><tr><th>line</th><th>statement</th>");
+        for f in &d.flavours {
+            let _ = write!(out, "<th>{}</th>", esc(f));
+        }
+        out.push_str("</tr></thead><tbody>\n");
+        for r in &d.rows {
+            let _ = write!(
+                out,
+                "<tr class=\"{}\" data-differs=\"{}\"><td>{}</td><td><code>{}</code></td>",
+                if r.differs { "differs" } else { "same" },
+                r.differs,
+                r.line,
+                esc(&r.statement)
+            );
+            for x in &r.results {
+                let _ = write!(out, "<td><code>{}</code></td>", esc(x));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    out.push_str("</section>\n");
 }
 
 /// Merged runs as one page: cases × runs, cells coloured by outcome, rows where the runs

@@ -9,6 +9,7 @@ pub mod model;
 
 pub mod baseline;
 pub mod claims;
+pub mod differential;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -48,6 +48,9 @@ pub struct RunReport {
     /// Measured figures (e.g. `sockspec bench`), keyed by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub measurements: BTreeMap<String, Measurement>,
+    /// Differential cases: the same steps under several flavours, side by side.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differentials: Vec<Differential>,
     /// The property table (domain × type) from the catalogue, when the run derived it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<PropertyRow>,
@@ -299,4 +302,24 @@ impl RunReport {
     pub fn count(&self, outcome: Outcome) -> usize {
         self.cases.iter().filter(|c| c.outcome == outcome).count()
     }
+}
+
+/// One differential case: what each flavour's run of the same steps returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Differential {
+    /// The case, without the flavour (`differential/stream-vs-message`).
+    pub case: String,
+    pub title: String,
+    pub flavours: Vec<String>,
+    pub rows: Vec<DifferentialRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DifferentialRow {
+    pub line: usize,
+    pub statement: String,
+    /// One result per flavour, in `flavours` order (`not reached` when that run stopped
+    /// earlier); descriptor numbers and ports are folded so only behaviour differs.
+    pub results: Vec<String>,
+    pub differs: bool,
 }

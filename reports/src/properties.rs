@@ -11,7 +11,11 @@ use std::collections::BTreeMap;
 
 use crate::model::{CaseResult, Outcome, PropertyRow};
 
-const DOMAINS: [(&str, &str); 3] = [("unix", "AF_UNIX"), ("inet", "AF_INET"), ("inet6", "AF_INET6")];
+const DOMAINS: [(&str, &str); 3] = [
+    ("unix", "AF_UNIX"),
+    ("inet", "AF_INET"),
+    ("inet6", "AF_INET6"),
+];
 const TYPES: [(&str, &str); 5] = [
     ("stream", "SOCK_STREAM"),
     ("dgram", "SOCK_DGRAM"),
@@ -19,7 +23,13 @@ const TYPES: [(&str, &str); 5] = [
     ("raw", "SOCK_RAW"),
     ("rdm", "SOCK_RDM"),
 ];
-const PROPERTIES: [&str; 5] = ["supported", "connection", "boundaries", "ordered", "reliable"];
+const PROPERTIES: [&str; 5] = [
+    "supported",
+    "connection",
+    "boundaries",
+    "ordered",
+    "reliable",
+];
 
 fn value_text(value: &str) -> String {
     match value {
@@ -33,9 +43,14 @@ fn value_text(value: &str) -> String {
 pub fn property_table(cases: &[CaseResult]) -> Vec<PropertyRow> {
     // (domain index, type index) -> property -> values seen.
     let mut cells: BTreeMap<(usize, usize), BTreeMap<&str, Vec<String>>> = BTreeMap::new();
-    for case in cases.iter().filter(|c| c.tags.iter().any(|t| t == "property")) {
+    for case in cases
+        .iter()
+        .filter(|c| c.tags.iter().any(|t| t == "property"))
+    {
         let find = |prefix: &str| case.tags.iter().find_map(|t| t.strip_prefix(prefix));
-        let (Some(domain), Some(ty)) = (find("domain-"), find("type-")) else { continue };
+        let (Some(domain), Some(ty)) = (find("domain-"), find("type-")) else {
+            continue;
+        };
         let (Some(d), Some(t)) = (
             DOMAINS.iter().position(|(k, _)| *k == domain),
             TYPES.iter().position(|(k, _)| *k == ty),
@@ -43,14 +58,23 @@ pub fn property_table(cases: &[CaseResult]) -> Vec<PropertyRow> {
             continue;
         };
         for tag in case.tags.iter().filter_map(|t| t.strip_prefix("prop-")) {
-            let Some(property) = PROPERTIES.iter().find(|p| tag.starts_with(&format!("{p}-"))) else { continue };
+            let Some(property) = PROPERTIES
+                .iter()
+                .find(|p| tag.starts_with(&format!("{p}-")))
+            else {
+                continue;
+            };
             let value = &tag[property.len() + 1..];
             let shown = match case.outcome {
                 Outcome::Pass => value_text(value),
                 Outcome::Skip => "skipped".to_string(),
                 Outcome::Fail | Outcome::Error => "?".to_string(),
             };
-            let seen = cells.entry((d, t)).or_default().entry(property).or_default();
+            let seen = cells
+                .entry((d, t))
+                .or_default()
+                .entry(property)
+                .or_default();
             if !seen.contains(&shown) {
                 seen.push(shown);
             }
@@ -59,7 +83,9 @@ pub fn property_table(cases: &[CaseResult]) -> Vec<PropertyRow> {
     cells
         .into_iter()
         .map(|((d, t), props)| {
-            let unsupported = props.get("supported").is_some_and(|v| v == &["no".to_string()]);
+            let unsupported = props
+                .get("supported")
+                .is_some_and(|v| v == &["no".to_string()]);
             let cell = |p: &str| match props.get(p) {
                 Some(values) => values.join(", "),
                 None if unsupported => "n/a".to_string(),
@@ -94,17 +120,65 @@ mod tests {
     #[test]
     fn cells_show_what_passing_cases_establish() {
         let cases = vec![
-            tagged("a", Outcome::Pass, &["property", "domain-inet", "type-stream", "prop-boundaries-no"]),
-            tagged("b", Outcome::Pass, &["property", "domain-inet", "type-stream", "prop-supported-yes"]),
-            tagged("c", Outcome::Fail, &["property", "domain-inet", "type-dgram", "prop-ordered-yes"]),
-            tagged("d", Outcome::Pass, &["property", "domain-inet", "type-seqpacket", "prop-supported-no"]),
-            tagged("e", Outcome::Pass, &["domain-inet", "type-raw", "prop-supported-yes"]),
+            tagged(
+                "a",
+                Outcome::Pass,
+                &[
+                    "property",
+                    "domain-inet",
+                    "type-stream",
+                    "prop-boundaries-no",
+                ],
+            ),
+            tagged(
+                "b",
+                Outcome::Pass,
+                &[
+                    "property",
+                    "domain-inet",
+                    "type-stream",
+                    "prop-supported-yes",
+                ],
+            ),
+            tagged(
+                "c",
+                Outcome::Fail,
+                &["property", "domain-inet", "type-dgram", "prop-ordered-yes"],
+            ),
+            tagged(
+                "d",
+                Outcome::Pass,
+                &[
+                    "property",
+                    "domain-inet",
+                    "type-seqpacket",
+                    "prop-supported-no",
+                ],
+            ),
+            tagged(
+                "e",
+                Outcome::Pass,
+                &["domain-inet", "type-raw", "prop-supported-yes"],
+            ),
         ];
         let table = property_table(&cases);
-        assert_eq!(table.len(), 3, "the case without the `property` tag is not counted");
-        assert_eq!((table[0].socket_type.as_str(), table[0].boundaries_kept.as_str()), ("SOCK_STREAM", "no"));
+        assert_eq!(
+            table.len(),
+            3,
+            "the case without the `property` tag is not counted"
+        );
+        assert_eq!(
+            (
+                table[0].socket_type.as_str(),
+                table[0].boundaries_kept.as_str()
+            ),
+            ("SOCK_STREAM", "no")
+        );
         assert_eq!(table[0].ordered, "not measured");
         assert_eq!(table[1].ordered, "?", "a failing case establishes nothing");
-        assert_eq!(table[2].boundaries_kept, "n/a", "unsupported pairs have no other properties");
+        assert_eq!(
+            table[2].boundaries_kept, "n/a",
+            "unsupported pairs have no other properties"
+        );
     }
 }

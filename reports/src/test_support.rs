@@ -213,6 +213,7 @@ pub(crate) fn sample_report() -> RunReport {
             ordered: "yes".into(),
             reliable: "yes".into(),
         }],
+        differentials: Vec::new(),
     }
 }
 

@@ -89,6 +89,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
             claims: Vec::new(),
             measurements: Default::default(),
             properties: Vec::new(),
+            differentials: Vec::new(),
         };
         record(&mut report, &result, config.rounds);
         if let Err(e) = std::fs::write(path, sockspec_reports::json::to_json(&report)) {

@@ -275,6 +275,7 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
         claims: Vec::new(),
         measurements: Default::default(),
         properties: Vec::new(),
+        differentials: Vec::new(),
     };
     let known = plan
         .baseline
@@ -300,6 +301,13 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
     let started = Instant::now();
     let results: runner::Results = Arc::new(Mutex::new(Vec::new()));
     let _signals = interrupt_guard();
+    let mut differential: Vec<(String, String)> = plan
+        .trials
+        .iter()
+        .filter(|t| t.case.scenario.meta.differential)
+        .map(|t| (t.case.rel.clone(), t.case.scenario.meta.title.clone()))
+        .collect();
+    differential.dedup();
     let mut all_trials = runner::trials(plan.trials, &opts, &results);
     all_trials.extend(runner::property_trials(
         plan.properties,
@@ -313,6 +321,7 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
     report.cases = cases;
     report.claims = claims::verdicts(&plan.register, &report.cases);
     report.properties = sockspec_reports::properties::property_table(&report.cases);
+    report.differentials = sockspec_reports::differential::tables(&report.cases, &differential);
     if plan.bench {
         let config = crate::bench::quick_config();
         match sockspec_engine::bench::run(&config) {
@@ -325,6 +334,10 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
         .as_ref()
         .map(|b| sockspec_reports::baseline::apply(&mut report, b));
     if !plan.quiet_summary {
+        print!(
+            "{}",
+            sockspec_reports::differential::render_text(&report.differentials)
+        );
         print!("{}", summary(&report));
         for pass in applied.iter().flat_map(|a| &a.unexpected_passes) {
             println!(

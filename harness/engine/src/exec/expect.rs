@@ -81,6 +81,8 @@ pub(crate) struct Judge<'a> {
     pub ctx: &'a Context,
     pub table: &'a Table,
     pub style: AddrStyle<'a>,
+    /// Statements without `=` observe instead of requiring success (differential cases).
+    pub observe: bool,
 }
 
 /// Whether the observation matched, and if not, why.
@@ -107,6 +109,7 @@ impl Judge<'_> {
         }
         let Some(expect) = expect else {
             return Ok(match o.ret {
+                _ if self.observe => Verdict::Match(None),
                 Ok(_) => Verdict::Match(None),
                 Err(e) => Verdict::Mismatch(format!(
                     "the call failed with {}; a statement without `=` must not fail",

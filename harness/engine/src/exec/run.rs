@@ -54,6 +54,9 @@ struct Run<'a> {
     start: Instant,
     abstract_prefix: String,
     pairs: u32,
+    /// A `differential` case: statements without `=` only observe (any result, -1
+    /// included), so each flavour's behaviour is recorded for comparison.
+    observe: bool,
 }
 
 /// Runs the steps of `scenario` in this process and reports each as it starts and ends.
@@ -80,6 +83,7 @@ pub fn execute(
             format!("{}.", ctx.unique)
         },
         pairs: 0,
+        observe: scenario.meta.differential,
     };
     let end = match signals::install_defaults() {
         Ok(()) => run.steps(&scenario.steps, sink),
@@ -479,6 +483,7 @@ impl<'a> Run<'a> {
                 ctx: self.ctx,
                 table: &self.table,
                 style: self.style(),
+                observe: self.observe,
             };
             judge.check(op, expect, &obs, before)
         };
