@@ -184,8 +184,8 @@ pub struct RunArgs {
     /// Alias for --format terse.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Multiply deadlines and the upper tolerance of timing windows (never lower bounds);
-    /// raise it on slow or loaded machines.
+    /// Multiply deadlines, `sleep` steps (they let the kernel settle) and the upper
+    /// tolerance of timing windows — never lower bounds; raise it on slow or loaded machines.
     #[arg(long, value_name = "X", env = "SOCKSPEC_TIME_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
     pub time_scale: f64,
     /// How to isolate cases: the strongest available, or force one.
