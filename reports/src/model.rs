@@ -299,6 +299,19 @@ pub struct Measurement {
 }
 
 impl RunReport {
+    /// An empty report of the current format for a run in `environment`.
+    pub fn new(environment: Environment) -> RunReport {
+        RunReport {
+            format_version: FORMAT_VERSION,
+            environment,
+            cases: Vec::new(),
+            claims: Vec::new(),
+            measurements: BTreeMap::new(),
+            differentials: Vec::new(),
+            properties: Vec::new(),
+        }
+    }
+
     pub fn count(&self, outcome: Outcome) -> usize {
         self.cases.iter().filter(|c| c.outcome == outcome).count()
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use sockspec_engine::bench::{self, BenchConfig};
 use sockspec_engine::sandbox::Isolation;
-use sockspec_reports::{ClaimVerdict, Measurement, RunReport, FORMAT_VERSION};
+use sockspec_reports::{ClaimVerdict, Measurement, RunReport};
 
 use crate::claims::Register;
 use crate::{catalogue, environment, exit};
@@ -82,15 +82,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
     if let Some(path) = &args.json {
         let mut env = environment::collect(Isolation::Shared, None, 1.0);
         env.duration_ms = started.elapsed().as_millis() as u64;
-        let mut report = RunReport {
-            format_version: FORMAT_VERSION,
-            environment: env,
-            cases: Vec::new(),
-            claims: Vec::new(),
-            measurements: Default::default(),
-            properties: Vec::new(),
-            differentials: Vec::new(),
-        };
+        let mut report = RunReport::new(env);
         record(&mut report, &result, config.rounds);
         if let Err(e) = std::fs::write(path, sockspec_reports::json::to_json(&report)) {
             eprintln!("error: cannot write `{}`: {e}", path.display());

@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run cases (the built-in catalogue unless --cases is given), like `cargo test`.
-    #[command(after_help = RUN_HELP)]
+    #[command(after_help = run_help())]
     Run(RunArgs),
     /// Check scenario files for mistakes without running them.
     Check {
@@ -87,7 +87,7 @@ pub enum ReportCommand {
     },
 }
 
-const RUN_HELP: &str = "\
+const RUN_EXAMPLES: &str = "\
 Examples:
   sockspec run                               the whole built-in catalogue
   sockspec run stream-message partial-io     only trials whose name contains a filter
@@ -102,13 +102,12 @@ Trials are named after the case file (relative to the catalogue, without .sock),
 flavour in brackets for flavoured cases. Every case runs in its own process group, in a
 private network namespace when the machine allows it (root, or unprivileged user
 namespaces); otherwise cases that need isolation are skipped and say why.
+";
 
-Exit codes:
-  0    every selected case passed (skipped cases say why)
-  1    at least one case failed: the system under test differs from an expectation
-  2    usage error: bad flag, missing file, malformed scenario, nothing selected
-  3    no failure, but at least one case could not be judged (deadline, crash)
-  130  interrupted; all case processes were killed and cleaned up";
+/// `run --help`'s epilogue: examples, then the exit codes every command shares.
+fn run_help() -> String {
+    format!("{}\n\n{}", RUN_EXAMPLES.trim_end(), exit::HELP)
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {

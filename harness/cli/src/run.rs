@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sockspec_engine::sandbox::{self, Isolation};
-use sockspec_reports::{Outcome, RunReport, FORMAT_VERSION};
+use sockspec_reports::{Outcome, RunReport};
 
 use crate::catalogue::{self, TrialSpec};
 use crate::claims::{self, Register};
@@ -268,15 +268,7 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
     if let Some(label) = plan.label {
         env.label = label;
     }
-    let mut report = RunReport {
-        format_version: FORMAT_VERSION,
-        environment: env,
-        cases: Vec::new(),
-        claims: Vec::new(),
-        measurements: Default::default(),
-        properties: Vec::new(),
-        differentials: Vec::new(),
-    };
+    let mut report = RunReport::new(env);
     let known = plan
         .baseline
         .as_ref()

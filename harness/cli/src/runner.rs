@@ -423,23 +423,6 @@ fn squeeze(statement: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::squeeze;
-
-    #[test]
-    fn squeeze_folds_alignment_but_not_string_contents() {
-        assert_eq!(
-            squeeze("recv(s, 64)      = \"a  b\"  "),
-            "recv(s, 64) = \"a  b\""
-        );
-        assert_eq!(
-            squeeze("send(c, \"x\\\"  y\")   = 5"),
-            "send(c, \"x\\\"  y\") = 5"
-        );
-    }
-}
-
 /// The built-in property checks, one trial per property and flavour:
 /// `properties/<property>[<flavour>]`.
 pub fn property_names() -> Vec<(String, Property, Flavour)> {
@@ -495,4 +478,21 @@ pub fn property_trials(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::squeeze;
+
+    #[test]
+    fn squeeze_folds_alignment_but_not_string_contents() {
+        assert_eq!(
+            squeeze("recv(s, 64)      = \"a  b\"  "),
+            "recv(s, 64) = \"a  b\""
+        );
+        assert_eq!(
+            squeeze("send(c, \"x\\\"  y\")   = 5"),
+            "send(c, \"x\\\"  y\") = 5"
+        );
+    }
 }
