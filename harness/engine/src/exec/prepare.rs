@@ -658,13 +658,15 @@ impl Resolver<'_> {
 /// select cannot take [`CLOSED_FD`]; a closed handle is passed as the highest descriptor
 /// select accepts, after checking that it is not open, so the kernel answers `EBADF`.
 fn closed_select_fd() -> Result<i32, HarnessError> {
-    let fd = libc::FD_SETSIZE as i32 - 1;
-    // SAFETY: F_GETFD only queries the descriptor table.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
-        Ok(fd)
-    } else {
-        Err(HarnessError::Other(format!(
-            "cannot stand in for a closed handle in select: fd {fd} is open"
-        )))
-    }
+    // The lowest free descriptor number: select() only reports EBADF for numbers inside the
+    // process's descriptor table (it silently ignores bits beyond it), and a free number below
+    // the highest one ever allocated is always inside it.
+    (3..libc::FD_SETSIZE as i32)
+        // SAFETY: F_GETFD only queries the descriptor table.
+        .find(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } == -1)
+        .ok_or_else(|| {
+            HarnessError::Other(
+                "no free descriptor below FD_SETSIZE to stand in for a closed handle".into(),
+            )
+        })
 }
