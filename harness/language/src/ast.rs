@@ -413,6 +413,34 @@ pub enum Op {
     Touch {
         path: AddrExpr,
     },
+    /// `sizeof(sockaddr_in)`: the size of a C type on this platform.
+    Sizeof {
+        ty: Sym,
+    },
+    /// `constant(AF_LOCAL)`: the value of a named C constant on this platform.
+    Constant {
+        name: Sym,
+    },
+    /// `getservbyname("ssh", "tcp")`: the port (host order) of a service; `-1 ENOENT` when
+    /// the services database has no such entry (the C function returns NULL).
+    Getservbyname {
+        name: String,
+        proto: String,
+    },
+    /// `getservbyport(22, "tcp")`: the service's official name; `-1 ENOENT` when none.
+    Getservbyport {
+        port: i64,
+        proto: String,
+    },
+    /// `gethostname()` or `gethostname(LEN)`: the host name, read with a LEN-byte buffer.
+    Gethostname {
+        len: Option<u64>,
+    },
+    /// `gethostbyname("localhost")`: the first address; `-1 ENOENT` when the name does not
+    /// resolve (h_errno is not errno: the convention only says "not found").
+    Gethostbyname {
+        name: String,
+    },
     /// `signal(SIGPIPE, ignore|default|count)`: disposition in the case process.
     Signal {
         sig: Sym,

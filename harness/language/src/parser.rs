@@ -229,6 +229,30 @@ const CALLS: &[CallSpec] = &[
         Returns::Nothing,
     ),
     spec("touch", "touch(path(\"name\"))", 1, 1, Returns::Nothing),
+    spec("sizeof", "sizeof(TYPE)", 1, 1, Returns::Nothing),
+    spec("constant", "constant(NAME)", 1, 1, Returns::Nothing),
+    spec(
+        "getservbyname",
+        "getservbyname(\"service\", \"proto\")",
+        2,
+        2,
+        Returns::Nothing,
+    ),
+    spec(
+        "getservbyport",
+        "getservbyport(PORT, \"proto\")",
+        2,
+        2,
+        Returns::Nothing,
+    ),
+    spec("gethostname", "gethostname([LEN])", 0, 1, Returns::Nothing),
+    spec(
+        "gethostbyname",
+        "gethostbyname(\"name\")",
+        1,
+        1,
+        Returns::Nothing,
+    ),
     spec(
         "signal",
         "signal(SIGNAL, ignore|default|count)",
@@ -295,7 +319,10 @@ enum Ctx {
 
 fn ctx_of(op: &Op) -> Ctx {
     match op {
-        Op::Getsockname { .. } | Op::Getpeername { .. } | Op::Accept { .. } => Ctx::Addr,
+        Op::Getsockname { .. }
+        | Op::Getpeername { .. }
+        | Op::Accept { .. }
+        | Op::Gethostbyname { .. } => Ctx::Addr,
         Op::Fcntl { .. } => Ctx::Flags(Category::FileFlag),
         Op::Getsockopt { opt, .. } => match opt.name.as_str() {
             "SO_TYPE" => Ctx::Flags(Category::SocketType),
@@ -2300,6 +2327,26 @@ impl<'s> Parser<'s> {
                     mode: mode.clamp(0, 0o7777) as u32,
                 }
             }
+            "sizeof" => Op::Sizeof {
+                ty: self.sym(&args[0], Category::CType),
+            },
+            "constant" => Op::Constant {
+                name: self.sym(&args[0], Category::Constant),
+            },
+            "getservbyname" => Op::Getservbyname {
+                name: self.string_arg(&args[0], "a service name in quotes"),
+                proto: self.string_arg(&args[1], "a protocol name in quotes"),
+            },
+            "getservbyport" => Op::Getservbyport {
+                port: self.int(&args[0]),
+                proto: self.string_arg(&args[1], "a protocol name in quotes"),
+            },
+            "gethostname" => Op::Gethostname {
+                len: args.first().map(|a| self.int(a).max(0) as u64),
+            },
+            "gethostbyname" => Op::Gethostbyname {
+                name: self.string_arg(&args[0], "a host name in quotes"),
+            },
             "signal" => Op::Signal {
                 sig: self.sym(&args[0], Category::Signal),
                 action: self.sym(&args[1], Category::SignalAction),

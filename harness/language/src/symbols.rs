@@ -20,6 +20,10 @@ pub enum Category {
     Signal,
     SignalAction,
     FileType,
+    /// C types `sizeof(...)` knows.
+    CType,
+    /// Named constants `constant(...)` reports.
+    Constant,
 }
 
 impl Category {
@@ -41,6 +45,8 @@ impl Category {
             Category::Signal => "signal",
             Category::SignalAction => "signal action",
             Category::FileType => "file type",
+            Category::CType => "C type",
+            Category::Constant => "constant",
         }
     }
 
@@ -61,6 +67,8 @@ impl Category {
             Category::Signal => SIGNALS,
             Category::SignalAction => SIGNAL_ACTIONS,
             Category::FileType => FILE_TYPES,
+            Category::CType => C_TYPES,
+            Category::Constant => CONSTANTS,
         }
     }
 
@@ -270,6 +278,62 @@ pub const IOCTLS: &[&str] = &["FIONREAD", "SIOCINQ", "SIOCOUTQ", "SIOCATMARK", "
 pub const SIGNALS: &[&str] = &["SIGPIPE", "SIGURG", "SIGIO", "SIGALRM", "SIGUSR1"];
 
 pub const SIGNAL_ACTIONS: &[&str] = &["ignore", "default", "count"];
+
+pub const C_TYPES: &[&str] = &[
+    "sockaddr",
+    "sockaddr_in",
+    "sockaddr_in6",
+    "sockaddr_un",
+    "sockaddr_storage",
+    "in_addr",
+    "in6_addr",
+    "linger",
+    "timeval",
+    "fd_set",
+];
+
+/// Constants of <sys/socket.h>, <netinet/in.h> and friends, by their C names: only those the
+/// libc crate exports for this platform, so a value is never a copy the engine made up
+/// (`PF_MAX`, `IPPORT_*`, `MAXHOSTNAMELEN` are header-only and left out).
+pub const CONSTANTS: &[&str] = &[
+    "AF_UNSPEC",
+    "AF_UNIX",
+    "AF_LOCAL",
+    "AF_INET",
+    "AF_INET6",
+    "AF_AX25",
+    "AF_IPX",
+    "AF_APPLETALK",
+    "AF_DECnet",
+    "AF_SNA",
+    "AF_PACKET",
+    "AF_NETLINK",
+    "PF_UNSPEC",
+    "PF_UNIX",
+    "PF_LOCAL",
+    "PF_INET",
+    "PF_INET6",
+    "PF_AX25",
+    "PF_IPX",
+    "PF_APPLETALK",
+    "PF_DECnet",
+    "PF_SNA",
+    "PF_PACKET",
+    "PF_NETLINK",
+    "SOCK_STREAM",
+    "SOCK_DGRAM",
+    "SOCK_RAW",
+    "SOCK_RDM",
+    "SOCK_SEQPACKET",
+    "SHUT_RD",
+    "SHUT_WR",
+    "SHUT_RDWR",
+    "SOMAXCONN",
+    "FD_SETSIZE",
+    "INADDR_ANY",
+    "INADDR_LOOPBACK",
+    "HOST_NAME_MAX",
+];
 
 pub const FILE_TYPES: &[&str] = &["S_IFSOCK", "S_IFREG", "S_IFDIR", "S_IFIFO"];
 

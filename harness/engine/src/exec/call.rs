@@ -167,6 +167,12 @@ pub(crate) enum Prepared {
     Stat(CString),
     Chmod(CString, u32),
     Touch(CString),
+    /// A value known without a system call (`sizeof`, `constant`).
+    Value(i64),
+    Getservbyname(CString, CString),
+    Getservbyport(i64, CString),
+    Gethostname(usize),
+    Gethostbyname(String),
 }
 
 /// Everything a call returned.
@@ -455,6 +461,65 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
             o.ret = cvt(unsafe { libc::stat(p.as_ptr(), &mut st) }.into());
             if o.ret.is_ok() {
                 o.stat_mode = Some(st.st_mode);
+            }
+        }
+        Prepared::Value(v) => o.ret = Ok(*v),
+        Prepared::Getservbyname(name, proto) => {
+            // SAFETY: both are NUL-terminated; the result points into libc's static storage
+            // and is read before any other netdb call.
+            let ent = unsafe { libc::getservbyname(name.as_ptr(), proto.as_ptr()) };
+            o.ret = if ent.is_null() {
+                Err(libc::ENOENT)
+            } else {
+                // SAFETY: `ent` is a valid servent; s_port is in network byte order.
+                Ok(i64::from(u16::from_be(unsafe { (*ent).s_port } as u16)))
+            };
+        }
+        Prepared::Getservbyport(port, proto) => {
+            let net = i32::from((*port as u16).to_be());
+            // SAFETY: `proto` is NUL-terminated; the result is read at once.
+            let ent = unsafe { libc::getservbyport(net, proto.as_ptr()) };
+            if ent.is_null() {
+                o.ret = Err(libc::ENOENT);
+            } else {
+                // SAFETY: s_name is a NUL-terminated string in libc's static storage.
+                let name = unsafe { std::ffi::CStr::from_ptr((*ent).s_name) }
+                    .to_bytes()
+                    .to_vec();
+                o.ret = Ok(name.len() as i64);
+                o.data = Some(name);
+            }
+        }
+        Prepared::Gethostname(len) => {
+            let mut buf = vec![0u8; *len];
+            // SAFETY: `buf` is valid for writes of `len` bytes.
+            let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+            o.ret = cvt(i64::from(r)).map(|_| {
+                let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+                buf.truncate(end);
+                end as i64
+            });
+            if o.ret.is_ok() {
+                o.data = Some(buf);
+            }
+        }
+        Prepared::Gethostbyname(name) => {
+            use std::net::ToSocketAddrs;
+            // getaddrinfo stands in for the obsolete gethostbyname: same files (/etc/hosts,
+            // then DNS), and it is thread-safe.
+            match (name.as_str(), 0u16).to_socket_addrs() {
+                Ok(mut addrs) => match addrs.next() {
+                    Some(std::net::SocketAddr::V4(a)) => {
+                        o.addr = Some(Addr::V4(a));
+                        o.ret = Ok(0);
+                    }
+                    Some(std::net::SocketAddr::V6(a)) => {
+                        o.addr = Some(Addr::V6(a));
+                        o.ret = Ok(0);
+                    }
+                    None => o.ret = Err(libc::ENOENT),
+                },
+                Err(_) => o.ret = Err(libc::ENOENT),
             }
         }
         Prepared::Chmod(p, mode) => {

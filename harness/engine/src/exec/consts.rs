@@ -33,11 +33,14 @@ pub(crate) fn all_categories() -> Vec<Category> {
         Signal,
         SignalAction,
         FileType,
+        CType,
+        Constant,
     ];
     for c in all {
         match c {
             Domain | SocketType | Protocol | Errno | MsgFlag | PollFlag | ShutHow | Level
-            | SockOpt | FcntlCmd | FileFlag | Ioctl | Signal | SignalAction | FileType => {}
+            | SockOpt | FcntlCmd | FileFlag | Ioctl | Signal | SignalAction | FileType | CType
+            | Constant => {}
         }
     }
     all.to_vec()
@@ -164,6 +167,23 @@ pub(crate) fn value(category: Category, name: &str) -> Option<i64> {
             "count" => ACTION_COUNT,
             _ => return None,
         },
+        Category::CType => {
+            use std::mem::size_of;
+            (match name.as_str() {
+                "sockaddr" => size_of::<libc::sockaddr>(),
+                "sockaddr_in" => size_of::<libc::sockaddr_in>(),
+                "sockaddr_in6" => size_of::<libc::sockaddr_in6>(),
+                "sockaddr_un" => size_of::<libc::sockaddr_un>(),
+                "sockaddr_storage" => size_of::<libc::sockaddr_storage>(),
+                "in_addr" => size_of::<libc::in_addr>(),
+                "in6_addr" => size_of::<libc::in6_addr>(),
+                "linger" => size_of::<libc::linger>(),
+                "timeval" => size_of::<libc::timeval>(),
+                "fd_set" => size_of::<libc::fd_set>(),
+                _ => return None,
+            }) as i64
+        }
+        Category::Constant => constant_value(&name)?,
         Category::FileType => match name.as_str() {
             "S_IFSOCK" => libc::S_IFSOCK.into(),
             "S_IFREG" => libc::S_IFREG.into(),
@@ -171,6 +191,40 @@ pub(crate) fn value(category: Category, name: &str) -> Option<i64> {
             "S_IFIFO" => libc::S_IFIFO.into(),
             _ => return None,
         },
+    };
+    Some(v)
+}
+
+/// Values of the C constants `constant(...)` knows, all from the libc crate's bindings of this
+/// platform's headers.
+fn constant_value(name: &str) -> Option<i64> {
+    use libc::*;
+    let v: i64 = match name {
+        "AF_UNSPEC" | "PF_UNSPEC" => AF_UNSPEC.into(),
+        "AF_UNIX" | "PF_UNIX" | "AF_LOCAL" | "PF_LOCAL" => AF_UNIX.into(),
+        "AF_INET" | "PF_INET" => AF_INET.into(),
+        "AF_INET6" | "PF_INET6" => AF_INET6.into(),
+        "AF_AX25" | "PF_AX25" => AF_AX25.into(),
+        "AF_IPX" | "PF_IPX" => AF_IPX.into(),
+        "AF_APPLETALK" | "PF_APPLETALK" => AF_APPLETALK.into(),
+        "AF_DECnet" | "PF_DECnet" => AF_DECnet.into(),
+        "AF_SNA" | "PF_SNA" => AF_SNA.into(),
+        "AF_PACKET" | "PF_PACKET" => AF_PACKET.into(),
+        "AF_NETLINK" | "PF_NETLINK" => AF_NETLINK.into(),
+        "SOCK_STREAM" => SOCK_STREAM.into(),
+        "SOCK_DGRAM" => SOCK_DGRAM.into(),
+        "SOCK_RAW" => SOCK_RAW.into(),
+        "SOCK_RDM" => SOCK_RDM.into(),
+        "SOCK_SEQPACKET" => SOCK_SEQPACKET.into(),
+        "SHUT_RD" => SHUT_RD.into(),
+        "SHUT_WR" => SHUT_WR.into(),
+        "SHUT_RDWR" => SHUT_RDWR.into(),
+        "SOMAXCONN" => SOMAXCONN.into(),
+        "FD_SETSIZE" => FD_SETSIZE as i64,
+        "INADDR_ANY" => INADDR_ANY.into(),
+        "INADDR_LOOPBACK" => INADDR_LOOPBACK.into(),
+        "HOST_NAME_MAX" => HOST_NAME_MAX.into(),
+        _ => return None,
     };
     Some(v)
 }

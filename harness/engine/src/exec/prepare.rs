@@ -641,6 +641,35 @@ impl Resolver<'_> {
                 let (p, t) = self.file(path)?;
                 (Prepared::Touch(p), format!("touch({t})"))
             }
+            Op::Sizeof { ty } => {
+                let v = super::consts::value(Category::CType, &ty.name).ok_or_else(|| {
+                    HarnessError::Other(format!("no size known for `{}`", ty.name))
+                })?;
+                (Prepared::Value(v), format!("sizeof({})", ty.name))
+            }
+            Op::Constant { name } => {
+                let v = super::consts::value(Category::Constant, &name.name).ok_or_else(|| {
+                    HarnessError::Other(format!("`{}` is not known on this platform", name.name))
+                })?;
+                (Prepared::Value(v), format!("constant({})", name.name))
+            }
+            Op::Getservbyname { name, proto } => (
+                Prepared::Getservbyname(cstring(name)?, cstring(proto)?),
+                format!("getservbyname({name:?}, {proto:?})"),
+            ),
+            Op::Getservbyport { port, proto } => (
+                Prepared::Getservbyport(*port, cstring(proto)?),
+                format!("getservbyport({port}, {proto:?})"),
+            ),
+            Op::Gethostname { len } => {
+                // 256 is more than any host name Linux allows (HOST_NAME_MAX is 64).
+                let n = len.unwrap_or(256) as usize;
+                (Prepared::Gethostname(n), format!("gethostname({n})"))
+            }
+            Op::Gethostbyname { name } => (
+                Prepared::Gethostbyname(name.clone()),
+                format!("gethostbyname({name:?})"),
+            ),
             Op::Pair { .. } | Op::Close { .. } | Op::Signal { .. } => {
                 return Err(HarnessError::Other(
                     "this call is carried out by the runner".into(),
@@ -669,4 +698,9 @@ fn closed_select_fd() -> Result<i32, HarnessError> {
                 "no free descriptor below FD_SETSIZE to stand in for a closed handle".into(),
             )
         })
+}
+
+/// A C string from scenario text; an interior NUL is the scenario's mistake.
+fn cstring(text: &str) -> Result<CString, HarnessError> {
+    CString::new(text).map_err(|_| HarnessError::Other(format!("{text:?} contains a NUL byte")))
 }
