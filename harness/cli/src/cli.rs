@@ -36,6 +36,9 @@ pub enum Command {
     /// Measure Unix-domain against Internet sockets (latency, throughput) and decide the
     /// course's claim that Unix sockets are about twice as fast.
     Bench(crate::bench::BenchArgs),
+    /// Grade server submissions against a suite (sandboxed, one fresh server per case).
+    #[command(after_help = crate::grade::GRADE_HELP)]
+    Grade(crate::grade::GradeArgs),
     /// Merge, compare and re-render saved JSON results.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -252,6 +255,7 @@ pub fn main() -> ExitCode {
         Command::Check { paths } => crate::run::check(&paths),
         Command::Claims { cases } => crate::run::list_claims(cases),
         Command::Report(cmd) => crate::report::main(cmd),
+        Command::Grade(args) => crate::grade::main(args),
         Command::Bench(args) => crate::bench::main(args),
     }
 }

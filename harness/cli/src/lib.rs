@@ -7,6 +7,7 @@ pub mod claims;
 pub mod cli;
 pub mod environment;
 pub mod exit;
+pub mod grade;
 pub mod report;
 pub mod run;
 pub mod runner;

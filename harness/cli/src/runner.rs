@@ -198,6 +198,7 @@ pub fn judge(spec: &TrialSpec, opts: &RunOptions) -> CaseResult {
         unique: format!("ss{:x}-{token}", std::process::id()),
         drop_privileges: meta.needs.contains(&Need::Unprivileged),
         shared_dir: shared_dir.as_ref().map(|d| d.path().to_path_buf()),
+        server: None,
     };
     if let Some(dir) = &shared_dir {
         LIVE_DIRS

@@ -48,7 +48,11 @@ pub fn case_main(spec_json: &str) -> i32 {
             return 0;
         }
     };
-    let private_dir = match sandbox::enter(spec.isolation, spec.shared_dir.as_deref()) {
+    let entered = match &spec.server {
+        Some(target) => sandbox::enter_netns_of(target.netns_pid),
+        None => sandbox::enter(spec.isolation, spec.shared_dir.as_deref()),
+    };
+    let private_dir = match entered {
         Ok(dir) => dir,
         Err(e) => {
             send(error_end(format!(
@@ -73,8 +77,9 @@ pub fn case_main(spec_json: &str) -> i32 {
         flavour,
         private_dir,
         unique: spec.unique.clone(),
-        facts: Facts::probe(spec.isolation.is_isolated()),
+        facts: Facts::probe(spec.isolation.is_isolated() || spec.server.is_some()),
         deadline: started + Duration::from_millis(spec.deadline_ms),
+        server: spec.server.clone(),
     };
     let end = exec::execute(&scenario, &source, &ctx, &mut |event| match event {
         Event::Started { index, line } => send(Wire::Started { index, line }),

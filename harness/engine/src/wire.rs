@@ -25,6 +25,10 @@ pub struct CaseSpec {
     pub drop_privileges: bool,
     /// The runner-made private directory when `isolation` is `shared`.
     pub shared_dir: Option<PathBuf>,
+    /// Grading: the server under test; the case then joins its network namespace instead of
+    /// making one of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::grade::ServerTarget>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -446,6 +446,110 @@ pub enum Op {
         sig: Sym,
         action: Sym,
     },
+    /// `sendrecv(s, DATA, LEN)`: sends DATA while receiving (one poll loop), until DATA is
+    /// sent and LEN bytes (or EOF) came back, so a large echo cannot deadlock on full
+    /// buffers. The result is the bytes received.
+    SendRecv {
+        sock: Ident,
+        data: Payload,
+        len: u64,
+    },
+    /// `send_until_stalled(s, STALL, MAX)`: sends without reading until no byte could be
+    /// sent for STALL (both directions' buffers are full), or MAX bytes went out. The result
+    /// is the count sent.
+    SendUntilStalled {
+        sock: Ident,
+        stall: Duration,
+        max: u64,
+    },
+    /// `server_signal(SIGSTOP|SIGCONT)`: signals every process of the server under test
+    /// (grading only): freezing it lets a scenario queue data and a FIN that the server will
+    /// find all at once when it runs again.
+    ServerSignal {
+        sig: String,
+        span: Span,
+    },
+    /// `server_fact(NAME)`: a fact about the server under test (grading only), measured from
+    /// its processes at this moment; the result is an integer.
+    ServerFact {
+        fact: ServerFact,
+        span: Span,
+    },
+}
+
+/// What `server_fact(NAME)` measures about the server under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerFact {
+    /// `alive`: 1 while the server's main process runs, else 0.
+    Alive,
+    /// `processes`: live (non-zombie) processes of the server's tree, the main one included.
+    Processes,
+    /// `threads`: threads of the main process.
+    Threads,
+    /// `children`: live descendants of the main process.
+    Children,
+    /// `zombies`: descendants of the main process in state Z (exited, never waited for).
+    Zombies,
+    /// `fds`: open descriptors of the main process.
+    Fds,
+    /// `fd_growth`: `fds` now minus `fds` at the last `server_fact(fds)` of this case.
+    FdGrowth,
+    /// `close_wait`: TCP sockets of the server's processes in CLOSE-WAIT (the peer closed,
+    /// the server never did).
+    CloseWait,
+    /// `listeners_in_children`: processes other than the main one that hold a listening
+    /// socket.
+    ListenersInChildren,
+}
+
+impl ServerFact {
+    pub const ALL: [ServerFact; 9] = [
+        ServerFact::Alive,
+        ServerFact::Processes,
+        ServerFact::Threads,
+        ServerFact::Children,
+        ServerFact::Zombies,
+        ServerFact::Fds,
+        ServerFact::FdGrowth,
+        ServerFact::CloseWait,
+        ServerFact::ListenersInChildren,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerFact::Alive => "alive",
+            ServerFact::Processes => "processes",
+            ServerFact::Threads => "threads",
+            ServerFact::Children => "children",
+            ServerFact::Zombies => "zombies",
+            ServerFact::Fds => "fds",
+            ServerFact::FdGrowth => "fd_growth",
+            ServerFact::CloseWait => "close_wait",
+            ServerFact::ListenersInChildren => "listeners_in_children",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ServerFact> {
+        ServerFact::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// A check on received bytes whose exact value the scenario cannot know in advance (the time
+/// of day, where a chargen rotation starts).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContentCheck {
+    /// `daytime_line`: 1..512 bytes of printable ASCII, CR, LF or TAB, containing the current
+    /// year in four digits (RFC 867 leaves the format free).
+    DaytimeLine,
+    /// `seconds_since_1900(5s)`: at least 4 bytes; the first 4, big-endian, are the seconds
+    /// since 1900-01-01 UTC within the tolerance of now (RFC 868).
+    SecondsSince1900 { tolerance: Duration },
+    /// `chargen_lines`: whole lines of 72 printable characters (32..126) and CR LF;
+    /// `chargen_pattern` also requires the RFC 864 rotation: each line is 72 consecutive
+    /// characters of the 95-character ring, starting one further than the line before.
+    Chargen { rotating: bool },
+    /// `printable(MAX)`: 0..MAX bytes of printable ASCII, CR or LF.
+    Printable { max: u64 },
 }
 
 /// A validated symbolic name, e.g. `INET`, `SOL_SOCKET`, `SHUT_WR`, `SIGPIPE`.
@@ -515,6 +619,9 @@ pub enum AddrExpr {
     Unspec,
     /// `rawpath("…")`: a path used as written (e.g. to exceed `sun_path`).
     RawPath(String),
+    /// `server` / `server(NAME)`: the address of the server under test (grading only);
+    /// NAME picks a service of a multi-service suite.
+    Server(Option<String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -631,6 +738,9 @@ pub enum Value {
     Duration(Duration),
     /// `sock(S_IFSOCK, 0o755)` for stat; `missing` (ENOENT) is an errno.
     Stat { kind: Sym, mode: Option<u32> },
+    /// `daytime_line`, `seconds_since_1900(5s)`, `chargen_pattern`…: the bytes received pass
+    /// a named check.
+    Content(ContentCheck),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -698,6 +808,8 @@ pub enum AddrMatch {
     Autobound,
     /// `none`: no address at all (addrlen 0), as recvfrom on a connected stream gives.
     None,
+    /// `server` / `server(NAME)`: the address of the server under test (grading only).
+    Server(Option<String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -260,7 +260,26 @@ const CALLS: &[CallSpec] = &[
         2,
         Returns::Nothing,
     ),
+    spec("sendrecv", "sendrecv(s, DATA, LEN)", 3, 3, Returns::Nothing),
+    spec(
+        "send_until_stalled",
+        "send_until_stalled(s, STALL, MAX)",
+        3,
+        3,
+        Returns::Nothing,
+    ),
+    spec("server_fact", "server_fact(FACT)", 1, 1, Returns::Nothing),
+    spec(
+        "server_signal",
+        "server_signal(SIGSTOP|SIGCONT)",
+        1,
+        1,
+        Returns::Nothing,
+    ),
 ];
+
+/// The bare words an expectation may use for a [`ContentCheck`].
+const CONTENT_WORDS: [&str; 3] = ["daytime_line", "chargen_lines", "chargen_pattern"];
 
 /// An argument as written, before it is checked against what its position expects.
 #[derive(Debug, Clone)]
@@ -2010,6 +2029,21 @@ impl<'s> Parser<'s> {
         }
     }
 
+    fn is_handle(&self, name: &str) -> bool {
+        self.handles.iter().any(|h| h == name) || self.poisoned.contains(name)
+    }
+
+    /// The NAME of `server(NAME)`: a service of a multi-service suite (`server(echo)`).
+    fn service(&mut self, arg: &Arg, args: &[Arg]) -> Option<String> {
+        match self.func_args(arg, args, 1, "server", "server(SERVICE)") {
+            Some([a]) => match &a.kind {
+                ArgKind::Name(n) => Some(n.clone()),
+                _ => self.wrong(a, "a service name like `echo`", None, None),
+            },
+            _ => None,
+        }
+    }
+
     fn addr(&mut self, arg: &Arg) -> AddrExpr {
         match &arg.kind {
             ArgKind::V4(text, port) => {
@@ -2021,6 +2055,8 @@ impl<'s> Parser<'s> {
                 AddrExpr::V6 { ip, port: self.port_expr(port, arg) }
             }
             ArgKind::Name(n) if n == "unspec" => AddrExpr::Unspec,
+            ArgKind::Name(n) if n == "server" && !self.is_handle(n) => AddrExpr::Server(None),
+            ArgKind::Func(f, args) if f == "server" => AddrExpr::Server(self.service(arg, args)),
             ArgKind::Name(_) => AddrExpr::Handle(self.handle(arg)),
             ArgKind::Func(f, args) if f == "path" => AddrExpr::Path(self.path_like(arg, args, "path", "path(\"name\")")),
             ArgKind::Func(f, args) if f == "abstract" => {
@@ -2049,10 +2085,12 @@ impl<'s> Parser<'s> {
                 AddrMatch::V6 { ip, port: self.port_match(port, arg) }
             }
             ArgKind::Star => AddrMatch::Any,
+            ArgKind::Func(f, args) if f == "server" => AddrMatch::Server(self.service(arg, args)),
             ArgKind::Name(n) => match n.as_str() {
                 "unnamed" => AddrMatch::Unnamed,
                 "autobound" => AddrMatch::Autobound,
                 "none" => AddrMatch::None,
+                "server" if !self.is_handle(n) => AddrMatch::Server(None),
                 _ => AddrMatch::Handle(self.handle(arg)),
             },
             ArgKind::Func(f, args) if f == "path" => AddrMatch::Path(self.path_like(arg, args, "path", "path(\"name\")")),
@@ -2351,6 +2389,50 @@ impl<'s> Parser<'s> {
                 sig: self.sym(&args[0], Category::Signal),
                 action: self.sym(&args[1], Category::SignalAction),
             },
+            "sendrecv" => Op::SendRecv {
+                sock: self.handle(&args[0]),
+                data: self.payload(&args[1]),
+                len: self.size(&args[2]),
+            },
+            "send_until_stalled" => Op::SendUntilStalled {
+                sock: self.handle(&args[0]),
+                stall: self.duration(&args[1]),
+                max: self.size(&args[2]),
+            },
+            "server_signal" => {
+                let sig = match &args[0].kind {
+                    ArgKind::Name(n) if n == "SIGSTOP" || n == "SIGCONT" => n.clone(),
+                    _ => self.wrong(
+                        &args[0],
+                        "`SIGSTOP` or `SIGCONT`",
+                        Some("freeze the server with SIGSTOP, thaw it with SIGCONT".into()),
+                        "SIGCONT".to_string(),
+                    ),
+                };
+                Op::ServerSignal {
+                    sig,
+                    span: args[0].span,
+                }
+            }
+            "server_fact" => {
+                let fact = match &args[0].kind {
+                    ArgKind::Name(n) => ServerFact::from_name(n),
+                    _ => None,
+                };
+                let fact = fact.unwrap_or_else(|| {
+                    let names: Vec<&str> = ServerFact::ALL.iter().map(|f| f.name()).collect();
+                    self.wrong(
+                        &args[0],
+                        "a server fact",
+                        Some(format!("one of: {}", names.join(", "))),
+                        ServerFact::Alive,
+                    )
+                });
+                Op::ServerFact {
+                    fact,
+                    span: args[0].span,
+                }
+            }
             _ => return Err(Bail),
         })
     }
@@ -2456,6 +2538,26 @@ impl<'s> Parser<'s> {
         match &arg.kind {
             ArgKind::Str(_) | ArgKind::Hex(_) => Value::Bytes(self.payload(arg)),
             ArgKind::Func(f, _) if f == "pattern" || f == "fill" => Value::Bytes(self.payload(arg)),
+            ArgKind::Func(f, args) if f == "seconds_since_1900" => {
+                match self.func_args(
+                    arg,
+                    args,
+                    1,
+                    "seconds_since_1900",
+                    "seconds_since_1900(TOLERANCE)",
+                ) {
+                    Some([t]) => Value::Content(ContentCheck::SecondsSince1900 {
+                        tolerance: self.duration(t),
+                    }),
+                    _ => Value::Ok,
+                }
+            }
+            ArgKind::Func(f, args) if f == "printable" => {
+                match self.func_args(arg, args, 1, "printable", "printable(MAX)") {
+                    Some([m]) => Value::Content(ContentCheck::Printable { max: self.size(m) }),
+                    _ => Value::Ok,
+                }
+            }
             ArgKind::Func(f, args) if f == "linger" => {
                 match self.func_args(arg, args, 2, "linger", "linger(ONOFF, SECS)") {
                     Some([a, b]) => Value::Linger(self.int(a), self.int(b)),
@@ -2567,6 +2669,14 @@ impl<'s> Parser<'s> {
             "unnamed" => return Ok(Value::Addr(AddrMatch::Unnamed)),
             "autobound" => return Ok(Value::Addr(AddrMatch::Autobound)),
             "none" => return Ok(Value::Addr(AddrMatch::None)),
+            "server" if !self.is_handle(name) => return Ok(Value::Addr(AddrMatch::Server(None))),
+            "daytime_line" => return Ok(Value::Content(ContentCheck::DaytimeLine)),
+            "chargen_lines" => {
+                return Ok(Value::Content(ContentCheck::Chargen { rotating: false }))
+            }
+            "chargen_pattern" => {
+                return Ok(Value::Content(ContentCheck::Chargen { rotating: true }))
+            }
             _ => {}
         }
         let is_handle = self.handles.iter().any(|h| h == name) || self.poisoned.contains(name);
@@ -2602,7 +2712,8 @@ impl<'s> Parser<'s> {
             (None, Ctx::Flags(c)) => c,
             (None, _) => {
                 let mut candidates: Vec<&str> = self.handles.iter().map(String::as_str).collect();
-                candidates.extend(["EOF", "ok", "unnamed", "autobound", "none"]);
+                candidates.extend(["EOF", "ok", "unnamed", "autobound", "none", "server"]);
+                candidates.extend(CONTENT_WORDS);
                 for c in VALUE_CATEGORIES {
                     candidates.extend(c.names());
                 }
@@ -3541,5 +3652,82 @@ mod tests {
             codes("x = socket(INET, \"\nclose(x)\n"),
             vec!["unterminated-string"]
         );
+    }
+
+    #[test]
+    fn grading_server_addresses() {
+        match op("connect(c, server)\n") {
+            Op::Connect { addr, .. } => assert_eq!(addr, AddrExpr::Server(None)),
+            other => panic!("{other:?}"),
+        }
+        match op("sendto(c, \"x\", 0, server(echo))\n") {
+            Op::Sendto { addr, .. } => assert_eq!(addr, AddrExpr::Server(Some("echo".into()))),
+            other => panic!("{other:?}"),
+        }
+        match &expect("recvfrom(c, 10) = \"x\" from server(time)\n").alternatives[0].mods[0] {
+            Modifier::From(m) => assert_eq!(*m, AddrMatch::Server(Some("time".into()))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            value("getpeername(c) = server\n"),
+            Value::Addr(AddrMatch::Server(None))
+        );
+        // A handle named `server` keeps its meaning.
+        match op("server = socket(INET, STREAM)\nconnect(c, server)\n") {
+            Op::Connect { addr, .. } => assert!(matches!(addr, AddrExpr::Handle(_))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(codes("connect(c, server(\"x\"))\n"), vec!["wrong-argument"]);
+    }
+
+    #[test]
+    fn grading_calls_and_content_checks() {
+        match op("sendrecv(c, pattern(1MiB), 1MiB) = pattern(1MiB)\n") {
+            Op::SendRecv { data, len, .. } => {
+                assert_eq!(data, Payload::Pattern(1 << 20));
+                assert_eq!(len, 1 << 20);
+            }
+            other => panic!("{other:?}"),
+        }
+        match op("send_until_stalled(c, 500ms, 64MiB) = >0\n") {
+            Op::SendUntilStalled { stall, max, .. } => {
+                assert_eq!(stall, Duration::from_millis(500));
+                assert_eq!(max, 64 << 20);
+            }
+            other => panic!("{other:?}"),
+        }
+        match op("server_fact(zombies) = 0\n") {
+            Op::ServerFact { fact, .. } => assert_eq!(fact, ServerFact::Zombies),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(codes("server_fact(zombie) = 0\n"), vec!["wrong-argument"]);
+        match op("server_signal(SIGSTOP)\n") {
+            Op::ServerSignal { sig, .. } => assert_eq!(sig, "SIGSTOP"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(codes("server_signal(SIGKILL)\n"), vec!["wrong-argument"]);
+        assert_eq!(
+            value("recv_exact(c, 513) = daytime_line\n"),
+            Value::Content(ContentCheck::DaytimeLine)
+        );
+        assert_eq!(
+            value("recv_exact(c, 4) = seconds_since_1900(5s)\n"),
+            Value::Content(ContentCheck::SecondsSince1900 {
+                tolerance: Duration::from_secs(5)
+            })
+        );
+        assert_eq!(
+            value("recv_exact(c, 7400) = chargen_pattern\n"),
+            Value::Content(ContentCheck::Chargen { rotating: true })
+        );
+        assert_eq!(
+            value("recv_exact(c, 7400) = chargen_lines\n"),
+            Value::Content(ContentCheck::Chargen { rotating: false })
+        );
+        assert_eq!(
+            value("recv(c, 600) = printable(512)\n"),
+            Value::Content(ContentCheck::Printable { max: 512 })
+        );
+        assert_eq!(codes("recv(c, 1) = daytime_lines\n"), vec!["unknown-value"]);
     }
 }

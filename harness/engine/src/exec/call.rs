@@ -163,6 +163,25 @@ pub(crate) enum Prepared {
         nfds: i32,
     },
     Sleep(Duration),
+    SendRecv {
+        fd: RawFd,
+        data: Vec<u8>,
+        len: usize,
+    },
+    SendUntilStalled {
+        fd: RawFd,
+        stall: Duration,
+        max: usize,
+    },
+    ServerSignal {
+        signal: i32,
+        init_pid: i32,
+    },
+    ServerFact {
+        fact: sockspec_lang::ServerFact,
+        init_pid: i32,
+        netns_pid: i32,
+    },
     Unlink(CString),
     Stat(CString),
     Chmod(CString, u32),
@@ -347,6 +366,26 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
             recv_loop(&mut o, *fd, *max, Some(delim), deadline)
         }
         Prepared::SendAll { fd, data } => send_all(&mut o, *fd, data, deadline),
+        Prepared::SendRecv { fd, data, len } => send_recv(&mut o, *fd, data, *len, deadline),
+        Prepared::SendUntilStalled { fd, stall, max } => {
+            send_until_stalled(&mut o, *fd, *stall, *max, deadline)
+        }
+        Prepared::ServerFact {
+            fact,
+            init_pid,
+            netns_pid,
+        } => o.ret = Ok(server_fact(*fact, *init_pid, *netns_pid)),
+        Prepared::ServerSignal { signal, init_pid } => {
+            let tree = crate::grade::procfs::Tree::of_init(*init_pid);
+            let mut n = 0;
+            for p in tree.live() {
+                // SAFETY: kill takes plain integers; the pids belong to the server's sandbox.
+                if unsafe { libc::kill(p.pid, *signal) } == 0 {
+                    n += 1;
+                }
+            }
+            o.ret = Ok(n);
+        }
         Prepared::Write { fd, data } => {
             // SAFETY: `data` is readable for its length.
             o.ret = cvt(unsafe { libc::write(*fd, data.as_ptr().cast(), data.len()) } as i64);
@@ -939,5 +978,178 @@ fn select(
                 .map(|(name, _)| name.clone())
                 .collect()
         }));
+    }
+}
+
+/// `sendrecv(s, DATA, LEN)`: one poll loop that writes while it reads, so a peer that echoes
+/// as it reads (an iterative echo server) never blocks on a full send buffer while the
+/// client blocks on sending. Ends when DATA is sent and LEN bytes came back, at EOF, or at
+/// the case deadline.
+fn send_recv(o: &mut Observed, fd: RawFd, data: &[u8], len: usize, deadline: Instant) {
+    let mut sent = 0usize;
+    let mut got: Vec<u8> = Vec::with_capacity(len);
+    let mut buf = vec![0u8; 64 * 1024];
+    while got.len() < len {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            o.timed_out = Some(format!(
+                "timed out after sending {sent} of {} bytes and receiving {} of {len}",
+                data.len(),
+                got.len()
+            ));
+            break;
+        }
+        let mut events = libc::POLLIN;
+        if sent < data.len() {
+            events |= libc::POLLOUT;
+        }
+        let mut p = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: `p` is one valid pollfd.
+        match cvt(unsafe { libc::poll(&mut p, 1, ms) }.into()) {
+            Ok(0) | Err(libc::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => {
+                o.ret = Err(e);
+                o.data = Some(got);
+                return;
+            }
+        }
+        if sent < data.len() && p.revents & (libc::POLLOUT | libc::POLLERR) != 0 {
+            let rest = &data[sent..];
+            // SAFETY: `rest` is readable for its length.
+            let r = unsafe {
+                libc::send(
+                    fd,
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            match cvt(r as i64) {
+                Ok(n) => sent += n as usize,
+                Err(libc::EAGAIN | libc::EINTR) => {}
+                Err(e) => {
+                    o.ret = Err(e);
+                    o.note = Some(format!("{sent} bytes were sent before the error"));
+                    o.data = Some(got);
+                    return;
+                }
+            }
+        }
+        if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            let want = (len - got.len()).min(buf.len());
+            // SAFETY: `buf` is writable for at least `want` bytes.
+            let r = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), want, libc::MSG_DONTWAIT) };
+            match cvt(r as i64) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n as usize]),
+                Err(libc::EAGAIN | libc::EINTR) => {}
+                Err(e) => {
+                    o.ret = Err(e);
+                    o.note = Some(format!("{sent} bytes were sent before the error"));
+                    o.data = Some(got);
+                    return;
+                }
+            }
+        }
+    }
+    if sent < data.len() && o.timed_out.is_none() {
+        o.note = Some(format!("only {sent} of {} bytes were sent", data.len()));
+    }
+    o.ret = Ok(got.len() as i64);
+    o.data = Some(got);
+}
+
+/// `send_until_stalled(s, STALL, MAX)`: sends the pattern stream without reading until no
+/// byte could be sent for STALL (the peer stopped reading and every buffer between is
+/// full), MAX bytes went out, or the case deadline.
+fn send_until_stalled(o: &mut Observed, fd: RawFd, stall: Duration, max: usize, deadline: Instant) {
+    let chunk = super::bytes::pattern(64 * 1024);
+    let mut sent = 0usize;
+    let mut last_progress = Instant::now();
+    while sent < max {
+        let now = Instant::now();
+        if now >= deadline {
+            o.timed_out = Some(format!("still sending at the deadline after {sent} bytes"));
+            break;
+        }
+        let until = (last_progress + stall).min(deadline);
+        if now >= last_progress + stall {
+            break;
+        }
+        let ms = until
+            .saturating_duration_since(now)
+            .as_millis()
+            .clamp(1, i32::MAX as u128) as i32;
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: `p` is one valid pollfd.
+        match cvt(unsafe { libc::poll(&mut p, 1, ms) }.into()) {
+            Ok(0) | Err(libc::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => {
+                o.ret = Err(e);
+                return;
+            }
+        }
+        let n = chunk.len().min(max - sent);
+        // SAFETY: `chunk` is readable for `n` bytes.
+        let r = unsafe {
+            libc::send(
+                fd,
+                chunk.as_ptr().cast(),
+                n,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        match cvt(r as i64) {
+            Ok(k) if k > 0 => {
+                sent += k as usize;
+                last_progress = Instant::now();
+            }
+            Ok(_) | Err(libc::EAGAIN | libc::EINTR) => {}
+            Err(e) => {
+                o.ret = Err(e);
+                o.note = Some(format!("{sent} bytes were sent before the error"));
+                return;
+            }
+        }
+    }
+    o.ret = Ok(sent as i64);
+}
+
+/// The descriptor count of the last `server_fact(fds)`, for `fd_growth`.
+static LAST_FDS: std::sync::Mutex<Option<i64>> = std::sync::Mutex::new(None);
+
+fn server_fact(fact: sockspec_lang::ServerFact, init: i32, netns: i32) -> i64 {
+    use sockspec_lang::ServerFact as F;
+    let s = crate::grade::procfs::snapshot(init, netns);
+    let n = |v: usize| v as i64;
+    match fact {
+        F::Alive => i64::from(s.alive),
+        F::Processes => n(s.processes),
+        F::Threads => n(s.threads),
+        F::Children => n(s.children),
+        F::Zombies => n(s.zombies),
+        F::Fds => {
+            if let Ok(mut last) = LAST_FDS.lock() {
+                *last = Some(n(s.fds));
+            }
+            n(s.fds)
+        }
+        F::FdGrowth => {
+            let base = LAST_FDS.lock().ok().and_then(|l| *l).unwrap_or(0);
+            n(s.fds) - base
+        }
+        F::CloseWait => n(s.close_wait),
+        F::ListenersInChildren => n(s.listeners_in_children),
     }
 }

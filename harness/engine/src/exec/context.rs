@@ -24,6 +24,8 @@ pub struct Context {
     /// The case deadline: every wait of the engine's own (await, receive loops, settle) ends
     /// by then.
     pub deadline: Instant,
+    /// Grading: the server under test (`server` addresses, `server_fact(...)`).
+    pub server: Option<crate::grade::ServerTarget>,
 }
 
 /// The environment a case runs in, as `when` conditions see it.

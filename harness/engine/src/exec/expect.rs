@@ -303,6 +303,10 @@ impl Judge<'_> {
                 }
                 _ => Some("the option is not a timeval".to_string()),
             },
+            Value::Content(check) => match o.ret {
+                Err(e) => Some(Self::failed(e)),
+                Ok(_) => super::content::check(check, data, std::time::SystemTime::now()),
+            },
             Value::Stat { kind, mode } => match (o.ret, o.stat_mode) {
                 (Err(e), _) => Some(Self::failed(e)),
                 (Ok(_), Some(m)) => {
@@ -519,6 +523,9 @@ impl Judge<'_> {
             (AddrMatch::Unnamed, Addr::Unnamed) => true,
             (AddrMatch::Autobound, Addr::Abstract(n)) => is_autobound(n),
             (AddrMatch::None, Addr::None) => true,
+            (AddrMatch::Server(name), _) => {
+                super::prepare::server_addr(self.ctx, name.as_deref())? == *a
+            }
             _ => false,
         };
         Ok((!ok).then(|| format!("the address is {}", a.render(&self.style))))

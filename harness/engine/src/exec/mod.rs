@@ -10,6 +10,7 @@ mod addr;
 mod bytes;
 mod call;
 mod consts;
+mod content;
 mod context;
 mod expect;
 mod pending;

@@ -158,6 +158,7 @@ impl Resolver<'_> {
             }
             AddrExpr::Unspec => Addr::Unspec,
             AddrExpr::RawPath(p) => Addr::Path(p.as_bytes().to_vec()),
+            AddrExpr::Server(name) => server_addr(self.ctx, name.as_deref())?,
         })
     }
 
@@ -670,6 +671,56 @@ impl Resolver<'_> {
                 Prepared::Gethostbyname(name.clone()),
                 format!("gethostbyname({name:?})"),
             ),
+            Op::SendRecv { sock, data, len } => {
+                let (fd, s) = self.fd(sock, &mut h)?;
+                (
+                    Prepared::SendRecv {
+                        fd,
+                        data: materialize(data),
+                        len: *len as usize,
+                    },
+                    format!("sendrecv({s}, {}, {len})", payload_text(data)),
+                )
+            }
+            Op::SendUntilStalled { sock, stall, max } => {
+                let (fd, s) = self.fd(sock, &mut h)?;
+                // Like `sleep`, a stall is a settle wait: a slow machine gets more of it.
+                let scaled = stall.mul_f64(self.ctx.time_scale.max(1.0));
+                (
+                    Prepared::SendUntilStalled {
+                        fd,
+                        stall: scaled,
+                        max: *max as usize,
+                    },
+                    format!("send_until_stalled({s}, {}, {max})", duration_text(*stall)),
+                )
+            }
+            Op::ServerSignal { sig, .. } => {
+                let target = self.ctx.server.clone().ok_or_else(no_server)?;
+                let signal = if sig == "SIGSTOP" {
+                    libc::SIGSTOP
+                } else {
+                    libc::SIGCONT
+                };
+                (
+                    Prepared::ServerSignal {
+                        signal,
+                        init_pid: target.init_pid,
+                    },
+                    format!("server_signal({sig})"),
+                )
+            }
+            Op::ServerFact { fact, .. } => {
+                let target = self.ctx.server.clone().ok_or_else(no_server)?;
+                (
+                    Prepared::ServerFact {
+                        fact: *fact,
+                        init_pid: target.init_pid,
+                        netns_pid: target.netns_pid,
+                    },
+                    format!("server_fact({})", fact.name()),
+                )
+            }
             Op::Pair { .. } | Op::Close { .. } | Op::Signal { .. } => {
                 return Err(HarnessError::Other(
                     "this call is carried out by the runner".into(),
@@ -681,6 +732,25 @@ impl Resolver<'_> {
             text,
             handles: h,
         })
+    }
+}
+
+fn no_server() -> HarnessError {
+    HarnessError::Other(
+        "there is no server under test: `server` and `server_fact` belong to grading suites".into(),
+    )
+}
+
+/// The address of the server under test (`server`, `server(NAME)`).
+pub(crate) fn server_addr(ctx: &Context, name: Option<&str>) -> Result<Addr, HarnessError> {
+    let target = ctx.server.as_ref().ok_or_else(no_server)?;
+    match target.addr(name) {
+        Some(std::net::SocketAddr::V4(a)) => Ok(Addr::V4(a)),
+        Some(std::net::SocketAddr::V6(a)) => Ok(Addr::V6(a)),
+        None => Err(HarnessError::Other(format!(
+            "the suite has no service `{}`",
+            name.unwrap_or("")
+        ))),
     }
 }
 

@@ -36,6 +36,7 @@ fn is_receive(op: &Op) -> bool {
             | Op::Read { .. }
             | Op::RecvExact { .. }
             | Op::RecvUntil { .. }
+            | Op::SendRecv { .. }
     )
 }
 

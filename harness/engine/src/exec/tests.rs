@@ -26,6 +26,7 @@ fn context(flavour: Option<Flavour>, deadline: Duration, dir: &tempfile::TempDir
         unique: format!("t{}", std::process::id()),
         facts: Facts::probe(false),
         deadline: Instant::now() + deadline,
+        server: None,
     }
 }
 

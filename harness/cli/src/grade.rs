@@ -1,0 +1,436 @@
+//! `sockspec grade`: grade server submissions against a suite and write the per-submission
+//! and class results (JSON, HTML, LMS formats, JUnit).
+//!
+//! Exit codes: 0 when every submission was graded (a low score is not an error of the
+//! tool), 2 for usage errors (bad suite, missing directory, bad partition), 3 when at least
+//! one case could not be judged (sandbox or scenario trouble: re-grade).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use clap::Args;
+use sockspec_engine::grade::{grade_batch, BatchOptions, SubmissionInput, Suite};
+use sockspec_reports::grade::{ClassReport, GradeOutcome, SubmissionResult, SuiteCase};
+use sockspec_reports::{grade_html, lms, FORMAT_VERSION};
+
+use crate::exit;
+
+pub const GRADE_HELP: &str = "\
+Examples:
+  sockspec grade --suite echo-tcp --server './server {port}' subs/*
+  sockspec grade --suite echo-tcp --build make --server './echo {port}' \\
+                 --reference ref/ --out results/ subs/*
+  sockspec grade --suite cases/grading/daytime --gradescope /autograder/results/results.json sub/
+  sockspec grade --suite echo-udp --partition 2/4 --json shard2.json subs/*
+
+Each case runs against a fresh server in a sandbox of its own: new user-less pid, network
+(only lo), mount, IPC and UTS namespaces, an unprivileged uid, rlimits (processes, memory,
+CPU, open files, file size), a private tmpfs, and the submission read-only. The server is
+found listening without connecting to it. `{port}` in the template is replaced by the
+suite's port (5001: a missing htons() shows as 35091), `{port.NAME}` by a service's port.
+
+Exit codes:
+  0    every submission was graded (scores are in the results, not in the exit code)
+  2    usage error: unknown suite, missing submission, bad --partition
+  3    at least one case could not be judged (grader or sandbox trouble): re-grade";
+
+#[derive(Debug, Clone, Args)]
+pub struct GradeArgs {
+    /// A built-in suite name (cases/grading/NAME) or a suite directory with manifest.toml.
+    #[arg(long, value_name = "NAME|DIR")]
+    pub suite: String,
+    /// The server command, run in the submission's directory; `{port}` is substituted.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub server: Option<String>,
+    /// A build command run in the submission's directory, in the sandbox, before grading.
+    #[arg(long, value_name = "CMD")]
+    pub build: Option<String>,
+    /// A reference solution, graded in the same run as the first column.
+    #[arg(long, value_name = "DIR")]
+    pub reference: Option<PathBuf>,
+    /// Write per-submission JSON and HTML, and the class JSON and HTML, into DIR.
+    #[arg(long, value_name = "DIR", help_heading = "Reports")]
+    pub out: Option<PathBuf>,
+    /// Write the class results as JSON.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub json: Option<PathBuf>,
+    /// Write the class page (students × cases, reference column, score distribution).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub html: Option<PathBuf>,
+    /// Write JUnit XML (one testsuite per submission).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub junit: Option<PathBuf>,
+    /// Write Gradescope's results.json (for one submission).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub gradescope: Option<PathBuf>,
+    /// Write PrairieLearn's results.json (for one submission).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub prairielearn: Option<PathBuf>,
+    /// Print Autolab's `{"scores": …}` line last (for one submission).
+    #[arg(long, help_heading = "Reports")]
+    pub autolab: bool,
+    /// How many cases run at once (default: four per CPU; a case mostly waits on the network).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Grade only shard K of N of the submissions (`2/4`, `hash:2/4`, `count:2/4`).
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
+    /// Multiply deadlines and settle times (slow or loaded machines).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Submission directories.
+    #[arg(value_name = "SUBMISSION")]
+    pub submissions: Vec<PathBuf>,
+}
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(exit::USAGE)
+}
+
+/// `cases/grading/NAME` of the built-in catalogue, or the directory given.
+fn suite_dir(name: &str) -> PathBuf {
+    let p = Path::new(name);
+    if p.join("manifest.toml").exists() {
+        return p.to_path_buf();
+    }
+    crate::catalogue::builtin_root().join("grading").join(name)
+}
+
+fn submission_name(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .ok()
+        .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+pub fn main(args: GradeArgs) -> ExitCode {
+    if !nix::unistd::geteuid().is_root() {
+        return usage(
+            "grading needs root: each server runs in namespaces of its own as an unprivileged uid",
+        );
+    }
+    let dir = suite_dir(&args.suite);
+    let suite = match Suite::load(&dir) {
+        Ok(s) => s,
+        Err(e) => return usage(sockspec_engine::child::error_chain(&e)),
+    };
+    let mut subs: Vec<SubmissionInput> = Vec::new();
+    for p in &args.submissions {
+        if !p.is_dir() {
+            return usage(format!("submission `{}` is not a directory", p.display()));
+        }
+        subs.push(SubmissionInput {
+            name: submission_name(p),
+            path: p.clone(),
+            reference: false,
+        });
+    }
+    if let Some(spec) = &args.partition {
+        let part = match sockspec_reports::partition::parse_partition(spec) {
+            Ok(p) => p,
+            Err(e) => return usage(e),
+        };
+        let names: Vec<String> = subs.iter().map(|s| s.name.clone()).collect();
+        let keep: Vec<String> = part.select(&names).into_iter().map(String::from).collect();
+        subs.retain(|s| keep.contains(&s.name));
+    }
+    if let Some(r) = &args.reference {
+        if !r.is_dir() {
+            return usage(format!("reference `{}` is not a directory", r.display()));
+        }
+        subs.insert(
+            0,
+            SubmissionInput {
+                name: submission_name(r),
+                path: r.clone(),
+                reference: true,
+            },
+        );
+    }
+    if subs.is_empty() {
+        return usage("no submission to grade");
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return usage(format!("cannot find the sockspec binary: {e}")),
+    };
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let opts = BatchOptions {
+        exe,
+        time_scale: args.time_scale,
+        template: args.server.clone(),
+        build: args.build.clone(),
+        jobs: args.jobs.unwrap_or(cpus * 4),
+    };
+    let started = Instant::now();
+    let started_at = crate::environment::rfc3339_now();
+    let bar = Bar::new(!args.quiet && std::io::stderr().is_terminal());
+    let names: Vec<String> = subs.iter().map(|s| s.name.clone()).collect();
+    let progress = |si: usize, case: &str, outcome: GradeOutcome, done: usize, total: usize| {
+        bar.tick(&names[si], case, outcome, done, total, started);
+    };
+    let results = match grade_batch(&suite, &subs, &opts, &progress) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: grading failed: {e}");
+            return ExitCode::from(exit::ERRORS);
+        }
+    };
+    bar.finish();
+    let class = ClassReport {
+        format_version: FORMAT_VERSION,
+        suite: suite.name.clone(),
+        cases: suite
+            .cases
+            .iter()
+            .map(|c| SuiteCase {
+                name: c.name.clone(),
+                title: c.title.clone(),
+                max_points: c.points,
+                hidden: c.hidden,
+            })
+            .collect(),
+        submissions: results,
+        started_at,
+        duration_ms: started.elapsed().as_millis() as u64,
+        partition: args.partition.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        kernel_release: nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    print_summary(&class);
+    if let Err(e) = write_outputs(&args, &class) {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
+    if args.autolab {
+        if let Some(s) = class.submissions.iter().find(|s| !s.reference) {
+            println!("{}", lms::autolab_line(s));
+        }
+    }
+    let errors = class
+        .submissions
+        .iter()
+        .any(|s| s.cases.iter().any(|c| c.outcome == GradeOutcome::Error));
+    ExitCode::from(if errors { exit::ERRORS } else { exit::SUCCESS })
+}
+
+fn print_summary(class: &ClassReport) {
+    let width = class
+        .submissions
+        .iter()
+        .map(|s| s.submission.len())
+        .max()
+        .unwrap_or(10);
+    println!(
+        "suite {}: {} submission(s) in {:.1}s",
+        class.suite,
+        class.submissions.len(),
+        class.duration_ms as f64 / 1000.0
+    );
+    for s in &class.submissions {
+        let failed: Vec<&str> = s
+            .cases
+            .iter()
+            .filter(|c| c.outcome != GradeOutcome::Pass)
+            .map(|c| c.name.as_str())
+            .collect();
+        let tag = if s.reference { " (reference)" } else { "" };
+        let detail = match &s.root_cause {
+            Some(r) => format!("  {r}"),
+            None if failed.is_empty() => String::new(),
+            None => format!("  lost: {}", failed.join(", ")),
+        };
+        println!(
+            "{:width$}  {:>6.1} / {:<6.1}{tag}{detail}",
+            s.submission, s.score, s.max_score
+        );
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> Result<String, String> {
+    serde_json::to_string_pretty(v).map_err(|e| e.to_string())
+}
+
+/// The one submission LMS files describe: the first student (LMS graders run one at a time).
+fn single(class: &ClassReport) -> Option<&SubmissionResult> {
+    class.submissions.iter().find(|s| !s.reference)
+}
+
+fn write_outputs(args: &GradeArgs, class: &ClassReport) -> Result<(), String> {
+    if let Some(out) = &args.out {
+        for s in &class.submissions {
+            let stem = out.join(safe_name(&s.submission));
+            write(&stem.with_extension("json"), &json_text(s)?)?;
+            write(
+                &stem.with_extension("html"),
+                &grade_html::submission_html(s),
+            )?;
+        }
+        write(&out.join("class.json"), &json_text(class)?)?;
+        write(&out.join("class.html"), &grade_html::class_html(class))?;
+    }
+    if let Some(p) = &args.json {
+        write(p, &json_text(class)?)?;
+    }
+    if let Some(p) = &args.html {
+        write(p, &grade_html::class_html(class))?;
+    }
+    if let Some(p) = &args.junit {
+        let run = to_run_report(class);
+        let xml = sockspec_reports::junit::to_junit(&run).map_err(|e| e.to_string())?;
+        write(p, &xml)?;
+    }
+    if let Some(p) = &args.gradescope {
+        let s = single(class).ok_or("--gradescope needs a student submission")?;
+        write(p, &json_text(&lms::gradescope(s))?)?;
+    }
+    if let Some(p) = &args.prairielearn {
+        let s = single(class).ok_or("--prairielearn needs a student submission")?;
+        write(p, &json_text(&lms::prairielearn(s))?)?;
+    }
+    Ok(())
+}
+
+/// A file name for a submission: path separators and dots at the start are replaced.
+fn safe_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    s.trim_start_matches('.').to_string()
+}
+
+/// A one-line progress bar on stderr (a terminal), or nothing.
+struct Bar {
+    on: bool,
+    last: Mutex<Option<Instant>>,
+}
+
+impl Bar {
+    fn new(on: bool) -> Bar {
+        Bar {
+            on,
+            last: Mutex::new(None),
+        }
+    }
+
+    fn tick(
+        &self,
+        sub: &str,
+        case: &str,
+        outcome: GradeOutcome,
+        done: usize,
+        total: usize,
+        started: Instant,
+    ) {
+        if !self.on {
+            return;
+        }
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        // Redraw at most 20 times a second: hundreds of cases finish in bursts.
+        if last.is_some_and(|t| t.elapsed().as_millis() < 50) && done < total {
+            return;
+        }
+        *last = Some(Instant::now());
+        let width = 30;
+        let filled = (done * width).checked_div(total).unwrap_or(width);
+        let line = format!(
+            "\r[{}{}] {done}/{total} cases {:>5.1}s  {sub}: {case} {}",
+            "=".repeat(filled),
+            " ".repeat(width - filled),
+            started.elapsed().as_secs_f64(),
+            outcome.as_str()
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{:<120.120}", line);
+        let _ = err.flush();
+    }
+
+    fn finish(&self) {
+        if self.on {
+            eprintln!();
+        }
+    }
+}
+
+/// The class as a run of the shared model, for the JUnit writer: one theme (testsuite) per
+/// submission, one case per graded case; not-run cases are skipped with their reason.
+fn to_run_report(class: &ClassReport) -> sockspec_reports::RunReport {
+    use sockspec_reports::{CaseResult, Environment, Outcome, RunReport};
+    let cases = class
+        .submissions
+        .iter()
+        .flat_map(|s| {
+            s.cases.iter().map(move |c| CaseResult {
+                name: format!("{}/{}", s.submission, c.name),
+                file: c.name.clone(),
+                title: c.title.clone(),
+                theme: s.submission.clone(),
+                flavour: None,
+                tags: Vec::new(),
+                claims: Vec::new(),
+                outcome: match c.outcome {
+                    GradeOutcome::Pass => Outcome::Pass,
+                    GradeOutcome::Fail => Outcome::Fail,
+                    GradeOutcome::Error => Outcome::Error,
+                    GradeOutcome::Gated => Outcome::Skip,
+                },
+                message: c.message.clone(),
+                failure: c.failure.clone(),
+                transcript: c.transcript.clone(),
+                duration_us: c.duration_ms * 1000,
+                why: None,
+                hint: c.hint.clone(),
+                refs: Vec::new(),
+                source: None,
+                attempts: Vec::new(),
+                known_deviation: None,
+            })
+        })
+        .collect();
+    RunReport {
+        format_version: FORMAT_VERSION,
+        environment: Environment {
+            tool_version: class.tool_version.clone(),
+            kernel_release: class.kernel_release.clone(),
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            isolation: "grading sandbox".to_string(),
+            started_at: class.started_at.clone(),
+            duration_ms: class.duration_ms,
+            time_scale: 1.0,
+            label: class.suite.clone(),
+            ..Environment::default()
+        },
+        cases,
+        claims: Vec::new(),
+        measurements: Default::default(),
+        properties: Vec::new(),
+        differentials: Vec::new(),
+    }
+}

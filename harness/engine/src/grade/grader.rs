@@ -1,0 +1,878 @@
+//! Grading a batch of submissions against one suite: each submission is copied to a private
+//! work directory, optionally built in the sandbox, then every case runs against a fresh
+//! server (start, discover, run the client scenario, stop, record the facts). Cases whose
+//! `needs` did not pass are not run. Work is spread over `jobs` workers at the level of
+//! (submission, case), so one slow submission does not hold up the batch.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use sockspec_reports::grade::{
+    points_for, GradeOutcome, GradedCase, ServerFacts, SubmissionResult,
+};
+use sockspec_reports::{Outcome, FORMAT_VERSION};
+
+use super::holder::{HolderSpec, Limits};
+use super::manifest::{CaseKind, Gate, Protocol, Suite, SuiteCase};
+use super::procfs::Owned;
+use super::server::{ServerRun, READY_TIMEOUT};
+use super::target::ServerTarget;
+use crate::sandbox::Isolation;
+use crate::spawn::{self, ChildRun};
+use crate::wire::{CaseSpec, Wire};
+
+/// How long a stopped server may take to exit on SIGTERM before it is killed: the fixtures
+/// do not handle SIGTERM (default action: immediate exit); a server that does gets time to
+/// close its sockets.
+const STOP_GRACE: Duration = Duration::from_millis(300);
+/// How long a build may run: compiling one student server takes about a second.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a TCP+UDP server may take to bind its UDP socket once it listens on TCP (the
+/// gate only needs TCP; the UDP cases need the UDP socket).
+const UDP_SETTLE: Duration = Duration::from_secs(1);
+/// Nice value of every sandboxed command (see [`HolderSpec::nice`]).
+const SERVER_NICE: i32 = 10;
+
+/// One submission to grade.
+#[derive(Debug, Clone)]
+pub struct SubmissionInput {
+    pub name: String,
+    pub path: PathBuf,
+    pub reference: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct BatchOptions {
+    /// The sockspec binary, re-executed as `__server` and `__case`.
+    pub exe: PathBuf,
+    pub time_scale: f64,
+    /// The server command template (`./server {port}`); the suite's `command` otherwise.
+    pub template: Option<String>,
+    /// A build command run in the submission's directory (in the sandbox) before grading.
+    pub build: Option<String>,
+    pub jobs: usize,
+}
+
+/// Called after each finished case: (submission index, case name, outcome, done, total).
+pub type Progress<'a> = &'a (dyn Fn(usize, &str, GradeOutcome, usize, usize) + Sync);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    Build,
+    Case(usize),
+}
+
+struct SubState {
+    jobs: Vec<Job>,
+    /// Needs of each job, as indices into `jobs`.
+    needs: Vec<Vec<usize>>,
+    started: Vec<bool>,
+    /// Passed or not, once finished.
+    finished: Vec<Option<bool>>,
+    cases: Vec<Option<GradedCase>>,
+    build: Option<ServerFacts>,
+    root_cause: Option<String>,
+    workdir: PathBuf,
+    /// A command the holder cannot run (no template): every case is an error.
+    command: Result<String, String>,
+}
+
+struct Shared {
+    subs: Vec<SubState>,
+    done: usize,
+    total: usize,
+}
+
+/// A uid per worker slot, so RLIMIT_NPROC (counted per uid) of one sandbox never counts
+/// another's processes. The base keeps concurrent graders on one machine apart.
+fn uid_for(slot: usize) -> u32 {
+    200_000 + (std::process::id() % 500) * 100 + slot as u32
+}
+
+/// Grades every submission; results come back in the order given.
+pub fn grade_batch(
+    suite: &Suite,
+    subs: &[SubmissionInput],
+    opts: &BatchOptions,
+    progress: Progress<'_>,
+) -> io::Result<Vec<SubmissionResult>> {
+    let started = Instant::now();
+    let temp = tempfile::Builder::new()
+        .prefix("sockspec-grade-")
+        .tempdir()?;
+    let mut states = Vec::new();
+    for (i, sub) in subs.iter().enumerate() {
+        let workdir = temp.path().join(i.to_string()).join("work");
+        copy_tree(&sub.path, &workdir)?;
+        let mut jobs = Vec::new();
+        if opts.build.is_some() {
+            jobs.push(Job::Build);
+        }
+        let first_case = jobs.len();
+        jobs.extend((0..suite.cases.len()).map(Job::Case));
+        let needs = jobs
+            .iter()
+            .map(|j| match j {
+                Job::Build => Vec::new(),
+                Job::Case(c) => {
+                    let mut n: Vec<usize> = suite.cases[*c]
+                        .needs
+                        .iter()
+                        .map(|k| k + first_case)
+                        .collect();
+                    if first_case > 0 {
+                        n.push(0);
+                    }
+                    n
+                }
+            })
+            .collect();
+        let n = jobs.len();
+        states.push(SubState {
+            jobs,
+            needs,
+            started: vec![false; n],
+            finished: vec![None; n],
+            cases: vec![None; suite.cases.len()],
+            build: None,
+            root_cause: None,
+            workdir,
+            command: command_for(suite, opts.template.as_deref()),
+        });
+    }
+    let total = states.iter().map(|s| s.jobs.len()).sum();
+    let shared = Mutex::new(Shared {
+        subs: states,
+        done: 0,
+        total,
+    });
+    let wake = Condvar::new();
+    let jobs = opts.jobs.max(1);
+    std::thread::scope(|scope| {
+        for slot in 0..jobs {
+            let (shared, wake) = (&shared, &wake);
+            scope.spawn(move || worker(slot, suite, subs, opts, shared, wake, progress));
+        }
+    });
+    let shared = shared
+        .into_inner()
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let elapsed = started.elapsed().as_millis() as u64;
+    let results = shared
+        .subs
+        .into_iter()
+        .zip(subs)
+        .map(|(st, sub)| {
+            let mut r = SubmissionResult {
+                format_version: FORMAT_VERSION,
+                submission: sub.name.clone(),
+                path: sub.path.display().to_string(),
+                suite: suite.name.clone(),
+                reference: sub.reference,
+                score: 0.0,
+                max_score: 0.0,
+                root_cause: st.root_cause,
+                build: st.build,
+                cases: st.cases.into_iter().flatten().collect(),
+                duration_ms: 0,
+            };
+            r.duration_ms = r.cases.iter().map(|c| c.duration_ms).sum::<u64>()
+                + r.build.as_ref().map_or(0, |b| b.wall_ms);
+            r.total();
+            r
+        })
+        .collect();
+    let _ = elapsed;
+    drop(temp);
+    Ok(results)
+}
+
+fn worker(
+    slot: usize,
+    suite: &Suite,
+    subs: &[SubmissionInput],
+    opts: &BatchOptions,
+    shared: &Mutex<Shared>,
+    wake: &Condvar,
+    progress: Progress<'_>,
+) {
+    let uid = uid_for(slot);
+    loop {
+        let mut guard = shared.lock().expect("batch state");
+        let picked = loop {
+            if guard.done >= guard.total {
+                return;
+            }
+            match pick(&mut guard, suite) {
+                Some(p) => break p,
+                None => guard = wake.wait(guard).expect("batch state"),
+            }
+        };
+        let (si, ji, gated_by) = picked;
+        let st = &guard.subs[si];
+        let job = st.jobs[ji];
+        let workdir = st.workdir.clone();
+        let command = st.command.clone();
+        drop(guard);
+        let (passed, case, build) = match (job, gated_by) {
+            (Job::Case(c), Some(reason)) => (false, Some(gated(&suite.cases[c], reason)), None),
+            (Job::Build, _) => {
+                let (ok, facts) = run_build(opts, &workdir, uid);
+                (ok, None, Some(facts))
+            }
+            (Job::Case(c), None) => {
+                let case = match &command {
+                    Ok(cmd) => run_case(suite, &suite.cases[c], opts, &workdir, cmd, uid),
+                    Err(e) => error_case(&suite.cases[c], e.clone()),
+                };
+                (case.outcome == GradeOutcome::Pass, Some(case), None)
+            }
+        };
+        let mut guard = shared.lock().expect("batch state");
+        let st = &mut guard.subs[si];
+        st.finished[ji] = Some(passed);
+        if let Some(b) = build {
+            if !passed {
+                st.root_cause = Some(format!("the submission did not build: {}", b.exit));
+            }
+            st.build = Some(b);
+        }
+        let mut report = None;
+        if let (Job::Case(c), Some(case)) = (job, case) {
+            if st.root_cause.is_none()
+                && !passed
+                && case.outcome != GradeOutcome::Gated
+                && matches!(suite.cases[c].kind, CaseKind::Gate(_))
+            {
+                st.root_cause = case.message.clone();
+            }
+            report = Some((suite.cases[c].name.clone(), case.outcome));
+            st.cases[c] = Some(case);
+        }
+        guard.done += 1;
+        let (done, total) = (guard.done, guard.total);
+        drop(guard);
+        wake.notify_all();
+        match report {
+            Some((name, outcome)) => progress(si, &name, outcome, done, total),
+            None => progress(si, "lifecycle/builds", GradeOutcome::Pass, done, total),
+        }
+        let _ = subs;
+    }
+}
+
+/// The next job whose needs are finished: (submission, job, why it is gated if a need
+/// failed). Submissions are visited in order, so gates of later submissions start while the
+/// first submission's cases wait for its gate.
+fn pick(shared: &mut Shared, suite: &Suite) -> Option<(usize, usize, Option<String>)> {
+    for (si, st) in shared.subs.iter_mut().enumerate() {
+        for ji in 0..st.jobs.len() {
+            if st.started[ji] {
+                continue;
+            }
+            let needs = &st.needs[ji];
+            if needs.iter().any(|n| st.finished[*n].is_none()) {
+                continue;
+            }
+            st.started[ji] = true;
+            let failed: Vec<String> = needs
+                .iter()
+                .filter(|n| st.finished[**n] == Some(false))
+                .map(|n| match st.jobs[*n] {
+                    Job::Build => "lifecycle/builds".to_string(),
+                    Job::Case(c) => suite.cases[c].name.clone(),
+                })
+                .collect();
+            let gated_by = (!failed.is_empty()).then(|| {
+                let root = st.root_cause.clone().unwrap_or_default();
+                format!("not run: needs {} ({root})", failed.join(", "))
+            });
+            return Some((si, ji, gated_by));
+        }
+    }
+    None
+}
+
+/// Copies a submission (files, directories, symlinks) into the batch's private work area.
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let ty = entry.file_type()?;
+        let dst = to.join(entry.file_name());
+        if ty.is_dir() {
+            copy_tree(&entry.path(), &dst)?;
+        } else if ty.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &dst)?;
+        } else if ty.is_file() {
+            std::fs::copy(entry.path(), &dst)?;
+        }
+    }
+    Ok(())
+}
+
+fn chown_tree(path: &Path, uid: u32) {
+    let id = Some(nix::unistd::Uid::from_raw(uid));
+    let gid = Some(nix::unistd::Gid::from_raw(uid));
+    let _ = nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        id,
+        gid,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    );
+    if let Ok(dir) = std::fs::read_dir(path) {
+        for e in dir.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                chown_tree(&e.path(), uid);
+            } else {
+                let _ = nix::unistd::fchownat(
+                    nix::fcntl::AT_FDCWD,
+                    &e.path(),
+                    id,
+                    gid,
+                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                );
+            }
+        }
+    }
+}
+
+fn run_build(opts: &BatchOptions, workdir: &Path, uid: u32) -> (bool, ServerFacts) {
+    let command = opts.build.clone().unwrap_or_default();
+    chown_tree(workdir, uid);
+    let spec = HolderSpec {
+        command: command.clone(),
+        workdir: workdir.to_path_buf(),
+        writable: true,
+        uid,
+        gid: uid,
+        limits: Limits::BUILD,
+        nice: SERVER_NICE,
+    };
+    let failed = |exit: String| ServerFacts {
+        command: command.clone(),
+        exit,
+        ..ServerFacts::default()
+    };
+    let run = match ServerRun::start(&opts.exe, &spec) {
+        Ok(r) => r,
+        Err(e) => return (false, failed(format!("cannot start the sandbox: {e}"))),
+    };
+    if let Err(e) = run.wait_ready(READY_TIMEOUT.mul_f64(opts.time_scale.max(1.0))) {
+        let _ = run.stop(Duration::ZERO);
+        return (false, failed(e));
+    }
+    let exit = run.wait_exit(BUILD_TIMEOUT.mul_f64(opts.time_scale.max(1.0)));
+    let mut facts = run.stop(Duration::ZERO);
+    let ok = exit.as_ref().is_some_and(|e| e.code == Some(0));
+    if exit.is_none() {
+        facts.exit = format!("still running after {}s, killed", BUILD_TIMEOUT.as_secs());
+    }
+    (ok, facts)
+}
+
+/// The command for a submission: the template with `{port}` and `{port.NAME}` substituted.
+fn command_for(suite: &Suite, template: Option<&str>) -> Result<String, String> {
+    let t = template
+        .map(str::to_string)
+        .or_else(|| suite.command.clone())
+        .ok_or_else(|| "no server command: give --server TEMPLATE".to_string())?;
+    let mut cmd = t.replace("{port}", &suite.port.to_string());
+    for s in &suite.services {
+        cmd = cmd.replace(
+            &format!("{{port.{}}}", s.name),
+            &(suite.port + s.offset).to_string(),
+        );
+    }
+    Ok(cmd)
+}
+
+fn blank(case: &SuiteCase, outcome: GradeOutcome, message: Option<String>) -> GradedCase {
+    GradedCase {
+        name: case.name.clone(),
+        title: case.title.clone(),
+        points: points_for(outcome, case.points),
+        max_points: case.points,
+        outcome,
+        hidden: case.hidden,
+        message,
+        hint: case.hint.clone(),
+        failure: None,
+        transcript: Vec::new(),
+        source: match &case.kind {
+            CaseKind::Scenario { source, .. } => Some(source.clone()),
+            CaseKind::Gate(_) => None,
+        },
+        server: None,
+        duration_ms: 0,
+    }
+}
+
+fn gated(case: &SuiteCase, reason: String) -> GradedCase {
+    blank(case, GradeOutcome::Gated, Some(reason))
+}
+
+fn error_case(case: &SuiteCase, message: String) -> GradedCase {
+    blank(case, GradeOutcome::Error, Some(message))
+}
+
+/// Where each service is expected: with `{port}` in the command, at the suite's port plus
+/// the service's offset; otherwise wherever the server chose (matched by well-known port
+/// for multi-service suites).
+fn expected_ports(suite: &Suite, command_has_port: bool) -> Option<Vec<(String, u16)>> {
+    command_has_port.then(|| {
+        suite
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), suite.port + s.offset))
+            .collect()
+    })
+}
+
+/// The ports of the suite's main transport that `owned` shows.
+fn main_ports(protocol: Protocol, owned: &Owned) -> &std::collections::BTreeSet<u16> {
+    if protocol.has_tcp() {
+        &owned.tcp_listen
+    } else {
+        &owned.udp_bound
+    }
+}
+
+/// Maps discovered ports to services when the server chose them itself.
+fn assign_ports(suite: &Suite, owned: &Owned) -> Option<Vec<(String, u16)>> {
+    let ports = main_ports(suite.protocol, owned);
+    if suite.services.len() == 1 {
+        let s = &suite.services[0];
+        let port = s
+            .well_known
+            .filter(|p| ports.contains(p))
+            .or_else(|| ports.iter().next().copied())?;
+        return Some(vec![(s.name.clone(), port)]);
+    }
+    suite
+        .services
+        .iter()
+        .map(|s| {
+            let p = s.well_known.filter(|p| ports.contains(p))?;
+            Some((s.name.clone(), p))
+        })
+        .collect()
+}
+
+struct Started {
+    run: ServerRun,
+    init: i32,
+    ports: Result<Vec<(String, u16)>, String>,
+}
+
+/// Starts a fresh server and waits until it listens where the suite expects.
+fn start_server(
+    suite: &Suite,
+    opts: &BatchOptions,
+    workdir: &Path,
+    command: &str,
+    uid: u32,
+) -> Result<Started, String> {
+    let spec = HolderSpec {
+        command: command.to_string(),
+        workdir: workdir.to_path_buf(),
+        writable: false,
+        uid,
+        gid: uid,
+        limits: Limits::SERVER,
+        nice: SERVER_NICE,
+    };
+    let scale = opts.time_scale.max(1.0);
+    let mut run =
+        ServerRun::start(&opts.exe, &spec).map_err(|e| format!("cannot start the sandbox: {e}"))?;
+    let init = match run.wait_ready(READY_TIMEOUT.mul_f64(scale)) {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = run.stop(Duration::ZERO);
+            return Err(e);
+        }
+    };
+    let has_port = opts
+        .template
+        .as_deref()
+        .or(suite.command.as_deref())
+        .is_some_and(|t| t.contains("{port"));
+    let expected = expected_ports(suite, has_port);
+    let timeout = suite.listen_timeout.mul_f64(scale);
+    let protocol = suite.protocol;
+    let want_main = |o: &Owned| match &expected {
+        Some(e) => e.iter().all(|(_, p)| main_ports(protocol, o).contains(p)),
+        None => main_ports(protocol, o).len() >= suite.services.len(),
+    };
+    // A byte-swapped port will not turn into the right one: stop waiting at once.
+    let swapped: Vec<u16> = expected
+        .iter()
+        .flatten()
+        .map(|(_, p)| p.swap_bytes())
+        .filter(|p| !expected.iter().flatten().any(|(_, q)| q == p))
+        .collect();
+    let found = run.discover(timeout, |o| {
+        want_main(o) || swapped.iter().any(|p| main_ports(protocol, o).contains(p))
+    });
+    let ports = if want_main(&found.owned) {
+        let ports = match &expected {
+            Some(e) => Some(e.clone()),
+            None => assign_ports(suite, &found.owned),
+        };
+        match ports {
+            Some(ports) => {
+                if protocol == Protocol::TcpUdp {
+                    let udp: Vec<u16> = ports.iter().map(|(_, p)| *p).collect();
+                    run.discover(UDP_SETTLE.mul_f64(scale), |o| {
+                        udp.iter().all(|p| o.udp_bound.contains(p))
+                    });
+                }
+                Ok(ports)
+            }
+            None => Err(format!(
+                "listening on {:?}, but not on the well-known ports of the services",
+                found.owned.tcp_listen
+            )),
+        }
+    } else {
+        Err(not_listening(suite, &expected, &found, &run, timeout))
+    };
+    Ok(Started { run, init, ports })
+}
+
+/// Why the gate failed, in the words a student needs.
+fn not_listening(
+    suite: &Suite,
+    expected: &Option<Vec<(String, u16)>>,
+    found: &super::server::Discovery,
+    run: &ServerRun,
+    timeout: Duration,
+) -> String {
+    let ports = main_ports(suite.protocol, &found.owned);
+    let kind = if suite.protocol.has_tcp() {
+        "listen on tcp"
+    } else {
+        "bind udp"
+    };
+    let want: Vec<u16> = expected
+        .as_ref()
+        .map(|e| e.iter().map(|(_, p)| *p).collect())
+        .unwrap_or_default();
+    if let Some(p) = want.iter().find(|p| ports.contains(&p.swap_bytes())) {
+        return format!(
+            "listening on byte-swapped port {}: missing htons? (the server was given port {p})",
+            p.swap_bytes()
+        );
+    }
+    if !ports.is_empty() && !want.is_empty() {
+        let seen: Vec<String> = ports.iter().map(u16::to_string).collect();
+        let w: Vec<String> = want.iter().map(u16::to_string).collect();
+        return format!(
+            "did not {kind} port {} but on {}: does the server use the port it was given?",
+            w.join(", "),
+            seen.join(", ")
+        );
+    }
+    let port_text = if want.is_empty() {
+        "any port".to_string()
+    } else {
+        format!(
+            "port {}",
+            want.iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let last_err = last_line(&run.stderr_text());
+    match run.exited() {
+        Some(exit) if found.gone => format!(
+            "did not {kind} {port_text}: the server ended ({}) before it did{}",
+            exit.status,
+            last_err
+                .map(|l| format!("; its last words: `{l}`"))
+                .unwrap_or_default()
+        ),
+        _ => format!(
+            "did not {kind} {port_text} within {:.0} s, still running",
+            timeout.as_secs_f64()
+        ),
+    }
+}
+
+fn last_line(text: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| l.chars().take(200).collect())
+}
+
+fn run_case(
+    suite: &Suite,
+    case: &SuiteCase,
+    opts: &BatchOptions,
+    workdir: &Path,
+    command: &str,
+    uid: u32,
+) -> GradedCase {
+    let t0 = Instant::now();
+    let mut result = blank(case, GradeOutcome::Error, None);
+    let mut peak = 0u32;
+    let started = match start_server(suite, opts, workdir, command, uid) {
+        Ok(s) => s,
+        Err(e) => {
+            result.message = Some(e);
+            return result;
+        }
+    };
+    match (&case.kind, &started.ports) {
+        (CaseKind::Gate(Gate::Listens), Ok(ports)) => {
+            result.outcome = GradeOutcome::Pass;
+            let list: Vec<String> = ports
+                .iter()
+                .map(|(n, p)| {
+                    if n.is_empty() {
+                        p.to_string()
+                    } else {
+                        format!("{n}={p}")
+                    }
+                })
+                .collect();
+            result.message = Some(format!("listening on port {}", list.join(", ")));
+        }
+        (CaseKind::Gate(Gate::Listens), Err(e)) => {
+            result.outcome = GradeOutcome::Fail;
+            result.message = Some(e.clone());
+        }
+        (CaseKind::Scenario { .. }, Err(e)) => {
+            result.outcome = GradeOutcome::Fail;
+            result.message = Some(format!("the server did not get ready for this case: {e}"));
+        }
+        (CaseKind::Scenario { file, deadline, .. }, Ok(ports)) => {
+            let addrs: BTreeMap<String, SocketAddr> = ports
+                .iter()
+                .map(|(n, p)| {
+                    (
+                        n.clone(),
+                        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p)),
+                    )
+                })
+                .collect();
+            let deadline = deadline.mul_f64(opts.time_scale.max(1.0));
+            let spec = CaseSpec {
+                file: file.clone(),
+                flavour: None,
+                time_scale: opts.time_scale,
+                deadline_ms: deadline.as_millis() as u64,
+                isolation: Isolation::Netns,
+                unique: String::new(),
+                drop_privileges: false,
+                shared_dir: None,
+                server: Some(ServerTarget {
+                    netns_pid: started.run.holder_pid(),
+                    init_pid: started.init,
+                    addrs,
+                }),
+            };
+            let done = std::sync::atomic::AtomicBool::new(false);
+            let outcome = std::thread::scope(|scope| {
+                let watcher = scope.spawn(|| watch_process_limit(started.init, &done));
+                let r = spawn::run_case(&opts.exe, &spec);
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
+                peak = watcher.join().unwrap_or(0);
+                r
+            });
+            match outcome {
+                Ok(run) => settle(&mut result, run, deadline, case),
+                Err(e) => result.message = Some(format!("cannot start the case process: {e}")),
+            }
+        }
+    }
+    let mut facts = started
+        .run
+        .stop(STOP_GRACE.mul_f64(opts.time_scale.max(1.0)));
+    facts.max_processes = facts.max_processes.max(peak);
+    facts.diagnosis = diagnose(&facts);
+    if result.outcome != GradeOutcome::Pass {
+        if let Some(d) = &facts.diagnosis {
+            let m = result.message.take().unwrap_or_default();
+            result.message = Some(if m.is_empty() {
+                d.clone()
+            } else {
+                format!("{m} — {d}")
+            });
+        }
+    }
+    result.server = Some(facts);
+    result.points = points_for(result.outcome, result.max_points);
+    result.duration_ms = t0.elapsed().as_millis() as u64;
+    result
+}
+
+/// How often the process count of a running case is checked: a fork bomb fills the limit
+/// within milliseconds; checking ten times a second costs one `/proc` scan each.
+const LIMIT_WATCH: Duration = Duration::from_millis(100);
+
+/// Stops a server whose processes fill the process limit (a fork bomb): nothing useful can
+/// happen in it any more, and its spinning processes would slow every other sandbox until
+/// the case deadline. Killing init ends the case at once; the facts keep the peak count.
+/// Returns the most processes seen.
+fn watch_process_limit(init: i32, done: &std::sync::atomic::AtomicBool) -> u32 {
+    let mut peak = 0;
+    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+        let live = super::procfs::Tree::of_init(init).live().count() as u64;
+        peak = peak.max(live as u32);
+        if live + 2 >= Limits::SERVER.processes {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(init),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            break;
+        }
+        std::thread::sleep(LIMIT_WATCH);
+    }
+    peak
+}
+
+/// What the facts say about a server that misbehaved, in one phrase.
+fn diagnose(f: &ServerFacts) -> Option<String> {
+    if u64::from(f.max_processes) + 2 >= Limits::SERVER.processes {
+        return Some(format!(
+            "resource limit: process count reached ({} processes)",
+            f.max_processes
+        ));
+    }
+    if f.exited_early {
+        let cpu_limit_ms = Limits::SERVER.cpu_seconds * 1000;
+        let why = if f.exit.contains("SIGXCPU")
+            || (f.exit.contains("SIGKILL") && f.cpu_ms + 500 >= cpu_limit_ms)
+        {
+            " (CPU limit)".to_string()
+        } else {
+            last_line(&f.stderr)
+                .map(|l| format!(" (stderr: {l})"))
+                .unwrap_or_default()
+        };
+        return Some(format!("server {}{why}", exit_phrase(&f.exit)));
+    }
+    // A server waiting for clients uses almost no CPU; one that used a quarter of the wall
+    // time (it runs niced, sharing the cores with every other sandbox) was spinning.
+    if f.wall_ms > 500 && f.cpu_ms >= 300 && f.cpu_ms * 4 >= f.wall_ms {
+        return Some(format!(
+            "no reply; server busy on CPU ({:.1} s CPU in {:.1} s)",
+            f.cpu_ms as f64 / 1000.0,
+            f.wall_ms as f64 / 1000.0
+        ));
+    }
+    None
+}
+
+fn exit_phrase(exit: &str) -> String {
+    if exit.starts_with("exit status") {
+        format!(
+            "exited with status {}",
+            exit.trim_start_matches("exit status ")
+        )
+    } else {
+        exit.to_string()
+    }
+}
+
+/// Turns what the case process reported into the case's outcome. A case killed at its
+/// deadline is the server's fault here (it never answered), so it fails rather than errs.
+fn settle(result: &mut GradedCase, run: ChildRun, deadline: Duration, case: &SuiteCase) {
+    result.transcript = run.transcript;
+    match run.end {
+        Some(Wire::End {
+            outcome,
+            message,
+            failure,
+        }) => {
+            result.outcome = match outcome {
+                Outcome::Pass => GradeOutcome::Pass,
+                Outcome::Fail => GradeOutcome::Fail,
+                Outcome::Error | Outcome::Skip => GradeOutcome::Error,
+            };
+            result.message = message;
+            result.failure = failure;
+        }
+        _ if run.timed_out => {
+            let at = match (run.running, &case.kind) {
+                (Some((_, line)), CaseKind::Scenario { source, .. }) => format!(
+                    " while line {line} was waiting: `{}`",
+                    source
+                        .lines()
+                        .nth(line.saturating_sub(1))
+                        .unwrap_or("")
+                        .trim()
+                ),
+                _ => String::new(),
+            };
+            result.outcome = GradeOutcome::Fail;
+            result.message = Some(format!(
+                "no reply before the case deadline of {:.1}s{at}",
+                deadline.as_secs_f64()
+            ));
+        }
+        _ => {
+            result.outcome = GradeOutcome::Error;
+            result.message = Some(format!(
+                "the case process ended without a verdict ({}): {}",
+                run.exit,
+                run.stderr.trim()
+            ));
+        }
+    }
+    result.points = points_for(result.outcome, result.max_points);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnoses() {
+        let mut f = ServerFacts {
+            wall_ms: 2000,
+            ..ServerFacts::default()
+        };
+        assert_eq!(diagnose(&f), None);
+        f.cpu_ms = 1900;
+        assert!(diagnose(&f).unwrap().contains("busy on CPU"));
+        f.exited_early = true;
+        f.exit = "exit status 1".into();
+        f.stderr = "hog: allocation failed after 480 MiB\n".into();
+        assert_eq!(
+            diagnose(&f).unwrap(),
+            "server exited with status 1 (stderr: hog: allocation failed after 480 MiB)"
+        );
+        f.max_processes = 128;
+        assert!(diagnose(&f)
+            .unwrap()
+            .starts_with("resource limit: process count reached"));
+    }
+
+    #[test]
+    fn the_port_is_substituted() {
+        let suite = Suite::from_manifest(
+            Path::new("/s"),
+            Path::new("/s/manifest.toml"),
+            "suite = \"m\"\nprotocol = \"tcp\"\n[services]\necho = { offset = 0 }\ntime = { offset = 3 }\n[[case]]\nname = \"lifecycle/listens\"\ngate = \"listens\"\npoints = 1\n",
+            &|_| Err(io::Error::from(io::ErrorKind::NotFound)),
+        )
+        .unwrap();
+        assert_eq!(
+            command_for(&suite, Some("./srv {port} -t {port.time}")).unwrap(),
+            "./srv 5001 -t 5004"
+        );
+        assert!(command_for(&suite, None).is_err());
+    }
+}
