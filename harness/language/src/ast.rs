@@ -617,6 +617,9 @@ pub enum AddrExpr {
     Abstract(String),
     /// `unspec`: an `AF_UNSPEC` address (UDP disconnect).
     Unspec,
+    /// `null`: no address at all (a NULL pointer and a length of 0), as `sendto` on a
+    /// connected socket may be given.
+    Null,
     /// `rawpath("…")`: a path used as written (e.g. to exceed `sun_path`).
     RawPath(String),
     /// `server` / `server(NAME)`: the address of the server under test (grading only);

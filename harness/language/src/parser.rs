@@ -2055,6 +2055,7 @@ impl<'s> Parser<'s> {
                 AddrExpr::V6 { ip, port: self.port_expr(port, arg) }
             }
             ArgKind::Name(n) if n == "unspec" => AddrExpr::Unspec,
+            ArgKind::Name(n) if n == "null" => AddrExpr::Null,
             ArgKind::Name(n) if n == "server" && !self.is_handle(n) => AddrExpr::Server(None),
             ArgKind::Func(f, args) if f == "server" => AddrExpr::Server(self.service(arg, args)),
             ArgKind::Name(_) => AddrExpr::Handle(self.handle(arg)),

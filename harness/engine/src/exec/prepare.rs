@@ -157,6 +157,11 @@ impl Resolver<'_> {
                 Addr::Abstract(format!("{}{name}", self.abstract_prefix).into_bytes())
             }
             AddrExpr::Unspec => Addr::Unspec,
+            AddrExpr::Null => {
+                return Err(HarnessError::Other(
+                    "`null` is only an address for sendto (no address at all)".into(),
+                ))
+            }
             AddrExpr::RawPath(p) => Addr::Path(p.as_bytes().to_vec()),
             AddrExpr::Server(name) => server_addr(self.ctx, name.as_deref())?,
         })
@@ -282,12 +287,18 @@ impl Resolver<'_> {
                 addr,
             } => {
                 let (fd, s) = self.fd(sock, &mut h)?;
-                let (sa, at) = self.sockaddr(addr)?;
+                let (to, at) = match addr {
+                    AddrExpr::Null => (None, "NULL".to_string()),
+                    other => {
+                        let (sa, at) = self.sockaddr(other)?;
+                        (Some(sa), at)
+                    }
+                };
                 let call = Prepared::Send {
                     fd,
                     data: materialize(data),
                     flags: flags(Category::MsgFlag, f)? as i32,
-                    to: Some(sa),
+                    to,
                 };
                 (
                     call,
