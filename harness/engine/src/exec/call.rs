@@ -543,22 +543,17 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
             }
         }
         Prepared::Gethostbyname(name) => {
-            use std::net::ToSocketAddrs;
-            // getaddrinfo stands in for the obsolete gethostbyname: same files (/etc/hosts,
-            // then DNS), and it is thread-safe.
-            match (name.as_str(), 0u16).to_socket_addrs() {
-                Ok(mut addrs) => match addrs.next() {
-                    Some(std::net::SocketAddr::V4(a)) => {
-                        o.addr = Some(Addr::V4(a));
-                        o.ret = Ok(0);
-                    }
-                    Some(std::net::SocketAddr::V6(a)) => {
-                        o.addr = Some(Addr::V6(a));
-                        o.ret = Ok(0);
-                    }
-                    None => o.ret = Err(libc::ENOENT),
-                },
-                Err(_) => o.ret = Err(libc::ENOENT),
+            o.ret = Err(libc::ENOENT);
+            if let Ok(c) = CString::new(name.as_str()) {
+                // SAFETY: `c` is NUL-terminated. The result lives in libc's static storage and
+                // is copied out before any other resolver call; steps run one at a time.
+                let h = unsafe { gethostbyname(c.as_ptr()) };
+                // SAFETY: a non-NULL hostent has a NULL-terminated h_addr_list whose entries
+                // are h_length bytes long.
+                if let Some(addr) = unsafe { first_host_address(h) } {
+                    o.addr = Some(addr);
+                    o.ret = Ok(0);
+                }
             }
         }
         Prepared::Chmod(p, mode) => {
@@ -1151,5 +1146,41 @@ fn server_fact(fact: sockspec_lang::ServerFact, init: i32, netns: i32) -> i64 {
         }
         F::CloseWait => n(s.close_wait),
         F::ListenersInChildren => n(s.listeners_in_children),
+    }
+}
+
+extern "C" {
+    /// glibc's resolver entry point, which the libc crate does not bind on Linux.
+    fn gethostbyname(name: *const libc::c_char) -> *mut libc::hostent;
+}
+
+/// The first address of a `hostent`, or `None` for NULL or an empty list.
+///
+/// # Safety
+/// `h` is NULL or points to a valid hostent as gethostbyname returns it.
+unsafe fn first_host_address(h: *const libc::hostent) -> Option<Addr> {
+    if h.is_null() || (*h).h_addr_list.is_null() || (*(*h).h_addr_list).is_null() {
+        return None;
+    }
+    let first = *(*h).h_addr_list as *const u8;
+    match ((*h).h_addrtype, (*h).h_length) {
+        (libc::AF_INET, 4) => {
+            let b = std::slice::from_raw_parts(first, 4);
+            Some(Addr::V4(std::net::SocketAddrV4::new(
+                std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]),
+                0,
+            )))
+        }
+        (libc::AF_INET6, 16) => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(std::slice::from_raw_parts(first, 16));
+            Some(Addr::V6(std::net::SocketAddrV6::new(
+                std::net::Ipv6Addr::from(b),
+                0,
+                0,
+                0,
+            )))
+        }
+        _ => None,
     }
 }
