@@ -79,7 +79,18 @@ impl Category {
 
 /// `AF_` may be written or left out: `INET` and `AF_INET` are the same.
 pub const DOMAINS: &[&str] = &[
-    "INET", "INET6", "UNIX", "LOCAL", "UNSPEC", "PACKET", "NETLINK",
+    "INET",
+    "INET6",
+    "UNIX",
+    "LOCAL",
+    "UNSPEC",
+    "PACKET",
+    "NETLINK",
+    "DECnet",
+    "SNA",
+    "APPLETALK",
+    "AX25",
+    "IPX",
 ];
 
 /// `SOCK_` may be left out for the base types: `STREAM` and `SOCK_STREAM` are the same.

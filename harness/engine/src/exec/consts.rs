@@ -57,6 +57,11 @@ pub(crate) fn value(category: Category, name: &str) -> Option<i64> {
             "UNSPEC" => libc::AF_UNSPEC.into(),
             "PACKET" => libc::AF_PACKET.into(),
             "NETLINK" => libc::AF_NETLINK.into(),
+            "DECnet" => libc::AF_DECnet.into(),
+            "SNA" => libc::AF_SNA.into(),
+            "APPLETALK" => libc::AF_APPLETALK.into(),
+            "AX25" => libc::AF_AX25.into(),
+            "IPX" => libc::AF_IPX.into(),
             _ => return None,
         },
         Category::SocketType => match name.as_str() {
