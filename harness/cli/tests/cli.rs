@@ -301,3 +301,63 @@ fn an_unprivileged_user_can_run_cases() {
         "{all}"
     );
 }
+
+/// Verdicts (name → outcome) of a saved run.
+fn verdicts(path: &Path) -> Vec<(String, String)> {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut v: Vec<(String, String)> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn merged_shards_give_the_same_verdicts_as_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = cases_arg("");
+    let common = [
+        "run", "--cases", &cases, "--skip", "slow", "--skip", "hangs", "-q",
+    ];
+    let whole = dir.path().join("whole.json");
+    let out = bin()
+        .args(common)
+        .arg("--json")
+        .arg(&whole)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let mut shards = Vec::new();
+    for k in 1..=3 {
+        let shard = dir.path().join(format!("shard{k}.json"));
+        let out = bin()
+            .args(common)
+            .args(["--partition", &format!("{k}/3"), "--json"])
+            .arg(&shard)
+            .output()
+            .unwrap();
+        // A shard holds only passing cases (0) or the failing one too (1); an empty shard is
+        // an empty run, not a usage error.
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+        shards.push(shard);
+    }
+    let merged = dir.path().join("merged.json");
+    let out = bin()
+        .args(["report", "merge"])
+        .args(&shards)
+        .arg("--json")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(verdicts(&merged), verdicts(&whole));
+}
