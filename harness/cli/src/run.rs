@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use sockspec_engine::sandbox::{self, Isolation};
@@ -291,7 +291,7 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
         known,
     });
     let started = Instant::now();
-    let results: runner::Results = Arc::new(Mutex::new(Vec::new()));
+    let results = runner::Results::default();
     let _signals = interrupt_guard();
     let mut differential: Vec<(String, String)> = plan
         .trials
@@ -300,17 +300,34 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
         .map(|t| (t.case.rel.clone(), t.case.scenario.meta.title.clone()))
         .collect();
     differential.dedup();
-    let mut all_trials = runner::trials(plan.trials, &opts, &results);
-    all_trials.extend(runner::property_trials(
-        plan.properties,
-        plan.prop_inputs,
-        &results,
-    ));
+    // What the report must hold is decided before libtest runs, by libtest's own filter and
+    // ignore rules, so a trial libtest counts can never be missing from the report.
+    let mut all_trials = Vec::new();
+    let mut expected = Vec::new();
+    let cases = runner::trials(plan.trials, &opts, &results);
+    let properties = runner::property_trials(plan.properties, plan.prop_inputs, &results)
+        .into_iter()
+        .map(|(trial, blank)| (trial, blank, None));
+    for (trial, blank, ignore) in cases.into_iter().chain(properties) {
+        expected.extend(runner::expected(
+            &trial,
+            blank,
+            ignore.as_deref(),
+            &plan.libtest,
+        ));
+        all_trials.push(trial);
+    }
     let conclusion = libtest_mimic::run(&plan.libtest, all_trials);
     report.environment.duration_ms = started.elapsed().as_millis() as u64;
-    let mut cases = std::mem::take(&mut *results.lock().expect("results lock"));
-    cases.sort_by(|a, b| a.name.cmp(&b.name));
-    report.cases = cases;
+    let complete = results.complete(expected);
+    if !complete.lost.is_empty() {
+        eprintln!(
+            "error: the harness lost the result of {} trial(s), reported as errors: {}",
+            complete.lost.len(),
+            complete.lost.join(", ")
+        );
+    }
+    report.cases = complete.cases;
     report.claims = claims::verdicts(&plan.register, &report.cases);
     report.properties = sockspec_reports::properties::property_table(&report.cases);
     report.differentials = sockspec_reports::differential::tables(&report.cases, &differential);

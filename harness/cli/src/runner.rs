@@ -1,6 +1,8 @@
 //! Turns trials into libtest-mimic tests that each run one case process, and gathers the
 //! results into the run report.
 
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,8 +40,109 @@ pub struct RunOptions {
     pub known: Vec<(String, String)>,
 }
 
-/// Collected results, in completion order.
-pub type Results = Arc<Mutex<Vec<CaseResult>>>;
+/// Where the trials' results gather while libtest runs them, shared by every worker.
+pub type Results = Arc<Ledger>;
+
+/// The results of a run, and which trials started: after the run, [`Ledger::complete`] makes
+/// sure every trial libtest counted has exactly one place in the report.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// In completion order.
+    results: Mutex<Vec<CaseResult>>,
+    started: Mutex<HashSet<String>>,
+}
+
+/// A trial as the report must show it if its own result never arrives.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// The result without a verdict: names, file, claims.
+    pub blank: CaseResult,
+    /// Why libtest counts it as ignored without running it (`ignore "reason"`), when it does.
+    pub not_run: Option<String>,
+}
+
+/// The results of a run, one per trial libtest ran or ignored.
+#[derive(Debug)]
+pub struct Complete {
+    /// Sorted by name.
+    pub cases: Vec<CaseResult>,
+    /// Trials that libtest counted but whose result never arrived; they are in `cases` as
+    /// errors saying so.
+    pub lost: Vec<String>,
+}
+
+impl Ledger {
+    fn start(&self, name: &str) {
+        lock(&self.started).insert(name.to_string());
+    }
+
+    fn record(&self, result: CaseResult) {
+        lock(&self.results).push(result);
+    }
+
+    /// Every result recorded, plus one for each expected trial that has none: a skip with the
+    /// reason for a trial libtest ignores without running it, otherwise an error saying the
+    /// harness lost its result. A trial is never silently absent from the report.
+    pub fn complete(&self, expected: Vec<Expected>) -> Complete {
+        let mut cases = std::mem::take(&mut *lock(&self.results));
+        let started = std::mem::take(&mut *lock(&self.started));
+        let recorded: HashSet<String> = cases.iter().map(|c| c.name.clone()).collect();
+        let mut lost = Vec::new();
+        for trial in expected {
+            if recorded.contains(&trial.blank.name) {
+                continue;
+            }
+            let mut result = trial.blank;
+            match trial.not_run {
+                Some(reason) => {
+                    result.outcome = Outcome::Skip;
+                    result.message = Some(reason);
+                }
+                None => {
+                    let what = if started.contains(&result.name) {
+                        "it started but never recorded a verdict"
+                    } else {
+                        "libtest counted it but never ran it"
+                    };
+                    lost.push(result.name.clone());
+                    result = error(
+                        result,
+                        format!("the harness lost this trial's result: {what} (a sockspec bug; please report it with this run's output)"),
+                    );
+                }
+            }
+            cases.push(result);
+        }
+        cases.sort_by(|a, b| a.name.cmp(&b.name));
+        Complete { cases, lost }
+    }
+}
+
+/// A lock whose holder panicked still guards whole values (each is one push or insert), so
+/// the results it holds are kept rather than lost with the run.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What the report must hold for `trial` under libtest's `args`: nothing when libtest filters
+/// it out, otherwise its blank result, marked as not run when libtest ignores it.
+pub fn expected(
+    trial: &Trial,
+    blank: CaseResult,
+    ignore_reason: Option<&str>,
+    args: &libtest_mimic::Arguments,
+) -> Option<Expected> {
+    if args.is_filtered_out(trial) {
+        return None;
+    }
+    let not_run = args.is_ignored(trial).then(|| match ignore_reason {
+        Some(reason) => format!("ignored: {reason} (--include-ignored runs it)"),
+        None => "not run: libtest ignores tests under --bench".to_string(),
+    });
+    Some(Expected { blank, not_run })
+}
 
 /// Temp directories of live shared-mode cases, removed if the run is interrupted.
 static LIVE_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -48,39 +151,75 @@ static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0);
 /// printed as errors while the signal thread finishes cleaning up and exits.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-pub fn trials(specs: Vec<TrialSpec>, opts: &Arc<RunOptions>, results: &Results) -> Vec<Trial> {
+/// One libtest trial per case flavour, each with what the report shows if its result never
+/// arrives. A trial records its result before it returns its verdict, even when judging it
+/// panics.
+pub fn trials(
+    specs: Vec<TrialSpec>,
+    opts: &Arc<RunOptions>,
+    results: &Results,
+) -> Vec<(Trial, CaseResult, Option<String>)> {
     specs
         .into_iter()
         .map(|spec| {
-            let ignored = spec.case.scenario.meta.ignore.is_some();
-            let name = spec.name.clone();
+            let ignore = spec.case.scenario.meta.ignore.clone();
+            let blank = blank_result(&spec);
             let (opts, results) = (opts.clone(), results.clone());
-            Trial::ignorable_test(name, move || {
-                let result = judge_with_retries(&spec, &opts);
-                let known = (result.outcome == Outcome::Fail)
-                    .then(|| {
-                        opts.known.iter().find(|(glob, _)| {
-                            sockspec_reports::baseline::glob_match(glob, &result.name)
-                        })
-                    })
-                    .flatten();
-                let verdict = match result.outcome {
-                    _ if known.is_some() => {
-                        let note = known.map(|(_, n)| n.as_str()).unwrap_or_default();
-                        Ok(Completion::ignored_with(format!("known deviation: {note}")))
-                    }
-                    Outcome::Pass => Ok(Completion::Completed),
-                    Outcome::Skip => Ok(Completion::ignored_with(
-                        result.message.clone().unwrap_or_default(),
-                    )),
-                    Outcome::Fail | Outcome::Error => Err(Failed::from(explain(&result))),
-                };
-                results.lock().expect("results lock").push(result);
+            let trial = Trial::ignorable_test(spec.name.clone(), move || {
+                results.start(&spec.name);
+                let judged = catch_unwind(AssertUnwindSafe(|| {
+                    let result = judge_with_retries(&spec, &opts);
+                    let verdict = verdict(&result, &opts.known);
+                    (result, verdict)
+                }));
+                let (result, verdict) = judged.unwrap_or_else(|panic| {
+                    let result = error(
+                        blank_result(&spec),
+                        format!(
+                            "the harness panicked while judging the case: {}",
+                            panic_text(&*panic)
+                        ),
+                    );
+                    let verdict = Err(Failed::from(explain(&result)));
+                    (result, verdict)
+                });
+                results.record(result);
                 verdict
             })
-            .with_ignored_flag(ignored)
+            .with_ignored_flag(ignore.is_some());
+            (trial, blank, ignore)
         })
         .collect()
+}
+
+/// What libtest is told about a judged case.
+fn verdict(result: &CaseResult, known: &[(String, String)]) -> Result<Completion, Failed> {
+    let known = (result.outcome == Outcome::Fail)
+        .then(|| {
+            known
+                .iter()
+                .find(|(glob, _)| sockspec_reports::baseline::glob_match(glob, &result.name))
+        })
+        .flatten();
+    match result.outcome {
+        _ if known.is_some() => {
+            let note = known.map(|(_, n)| n.as_str()).unwrap_or_default();
+            Ok(Completion::ignored_with(format!("known deviation: {note}")))
+        }
+        Outcome::Pass => Ok(Completion::Completed),
+        Outcome::Skip => Ok(Completion::ignored_with(
+            result.message.clone().unwrap_or_default(),
+        )),
+        Outcome::Fail | Outcome::Error => Err(Failed::from(explain(result))),
+    }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 /// Why a case cannot run here, if it cannot.
@@ -138,10 +277,10 @@ pub fn judge_with_retries(spec: &TrialSpec, opts: &RunOptions) -> CaseResult {
     result
 }
 
-/// Runs one trial and turns what came back into a result.
-pub fn judge(spec: &TrialSpec, opts: &RunOptions) -> CaseResult {
+/// A case's result before any verdict: what the case file says about itself.
+fn blank_result(spec: &TrialSpec) -> CaseResult {
     let meta = &spec.case.scenario.meta;
-    let mut result = CaseResult {
+    CaseResult {
         name: spec.name.clone(),
         file: crate::catalogue::display_path(&spec.case.path),
         title: meta.title.clone(),
@@ -172,7 +311,13 @@ pub fn judge(spec: &TrialSpec, opts: &RunOptions) -> CaseResult {
         source: Some(spec.case.source.clone()),
         attempts: Vec::new(),
         known_deviation: None,
-    };
+    }
+}
+
+/// Runs one trial and turns what came back into a result.
+pub fn judge(spec: &TrialSpec, opts: &RunOptions) -> CaseResult {
+    let meta = &spec.case.scenario.meta;
+    let mut result = blank_result(spec);
     if let Some(reason) = unmet_need(spec, opts) {
         result.message = Some(reason);
         return result;
@@ -437,53 +582,193 @@ pub fn property_names() -> Vec<(String, Property, Flavour)> {
         .collect()
 }
 
-/// Trials that check properties with `inputs` generated inputs each.
+/// Trials that check properties with `inputs` generated inputs each, each with its blank
+/// result (see [`trials`]).
 pub fn property_trials(
     selected: Vec<(String, Property, Flavour)>,
     inputs: u32,
     results: &Results,
-) -> Vec<Trial> {
+) -> Vec<(Trial, CaseResult)> {
     selected
         .into_iter()
         .map(|(name, property, flavour)| {
             let results = results.clone();
-            Trial::test(name.clone(), move || {
+            let blank = property_blank(&name, property, flavour);
+            let for_trial = blank.clone();
+            let trial = Trial::test(name.clone(), move || {
+                results.start(&name);
                 let started = std::time::Instant::now();
-                let out = sockspec_engine::properties::check(property, flavour, inputs);
-                let result = CaseResult {
-                    name,
-                    file: "(built-in property)".to_string(),
-                    title: property.title().to_string(),
-                    theme: "properties".to_string(),
-                    flavour: Some(flavour.name().to_string()),
-                    tags: vec!["property-based".to_string()],
-                    claims: Vec::new(),
-                    outcome: if out.passed { Outcome::Pass } else { Outcome::Fail },
-                    message: Some(match &out.message {
-                        Some(m) => m.clone(),
-                        None => format!("{} generated inputs passed", out.inputs),
-                    }),
-                    failure: None,
-                    transcript: out.transcript,
-                    duration_us: started.elapsed().as_micros() as u64,
-                    why: Some("a property over generated inputs finds the sizes no hand-written case thought of; a failure is shrunk to the smallest input that still fails".to_string()),
-                    hint: None,
-                    refs: vec!["man 7 socket".to_string(), "man 7 unix".to_string()],
-                    source: None,
-                    attempts: Vec::new(),
-                    known_deviation: None,
+                let checked = catch_unwind(AssertUnwindSafe(|| {
+                    sockspec_engine::properties::check(property, flavour, inputs)
+                }));
+                let mut result = for_trial;
+                result.duration_us = started.elapsed().as_micros() as u64;
+                match checked {
+                    Ok(out) => {
+                        result.outcome = if out.passed {
+                            Outcome::Pass
+                        } else {
+                            Outcome::Fail
+                        };
+                        result.message = Some(match &out.message {
+                            Some(m) => m.clone(),
+                            None => format!("{} generated inputs passed", out.inputs),
+                        });
+                        result.transcript = out.transcript;
+                    }
+                    Err(panic) => {
+                        result = error(
+                            result,
+                            format!("the property check panicked: {}", panic_text(&*panic)),
+                        );
+                    }
+                }
+                let verdict = if result.outcome == Outcome::Pass {
+                    Ok(())
+                } else {
+                    Err(Failed::from(explain(&result)))
                 };
-                let verdict = if out.passed { Ok(()) } else { Err(Failed::from(explain(&result))) };
-                results.lock().expect("results lock").push(result);
+                results.record(result);
                 verdict
-            })
+            });
+            (trial, blank)
         })
         .collect()
 }
 
+/// A property trial's result before any verdict.
+fn property_blank(name: &str, property: Property, flavour: Flavour) -> CaseResult {
+    CaseResult {
+        name: name.to_string(),
+        file: "(built-in property)".to_string(),
+        title: property.title().to_string(),
+        theme: "properties".to_string(),
+        flavour: Some(flavour.name().to_string()),
+        tags: vec!["property-based".to_string()],
+        claims: Vec::new(),
+        outcome: Outcome::Skip,
+        message: None,
+        failure: None,
+        transcript: Vec::new(),
+        duration_us: 0,
+        why: Some("a property over generated inputs finds the sizes no hand-written case thought of; a failure is shrunk to the smallest input that still fails".to_string()),
+        hint: None,
+        refs: vec!["man 7 socket".to_string(), "man 7 unix".to_string()],
+        source: None,
+        attempts: Vec::new(),
+        known_deviation: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::squeeze;
+    use super::*;
+
+    fn blank(name: &str) -> CaseResult {
+        property_blank(name, Property::ALL[0], Property::ALL[0].flavours()[0])
+    }
+
+    /// Trials as the runner makes them, except that `forgets` returns its verdict without
+    /// recording a result: the bug the ledger must make visible. (No trial fails: libtest
+    /// prints its summary to the real stdout, and a `FAILED` line there would mislead.)
+    fn accounted_run(args: &libtest_mimic::Arguments) -> (libtest_mimic::Conclusion, Complete) {
+        let ledger = Results::default();
+        let make = |name: &'static str, outcome: Option<Outcome>, ignore: Option<&str>| {
+            let ledger = ledger.clone();
+            let trial = Trial::ignorable_test(name, move || {
+                ledger.start(name);
+                let Some(outcome) = outcome else {
+                    return Ok(Completion::ignored());
+                };
+                let mut result = blank(name);
+                result.outcome = outcome;
+                let verdict = verdict(&result, &[]);
+                ledger.record(result);
+                verdict
+            })
+            .with_ignored_flag(ignore.is_some());
+            let expected = expected(&trial, blank(name), ignore, args);
+            (trial, expected)
+        };
+        let (trials, expected): (Vec<_>, Vec<_>) = [
+            make("passes", Some(Outcome::Pass), None),
+            make("skips", Some(Outcome::Skip), None),
+            make(
+                "marked-ignore",
+                Some(Outcome::Pass),
+                Some("waits for a fix"),
+            ),
+            make("forgets", None, None),
+            make("filtered-out", Some(Outcome::Pass), None),
+        ]
+        .into_iter()
+        .unzip();
+        let conclusion = libtest_mimic::run(args, trials);
+        let complete = ledger.complete(expected.into_iter().flatten().collect());
+        (conclusion, complete)
+    }
+
+    #[test]
+    fn every_trial_libtest_counts_has_exactly_one_result() {
+        let args = libtest_mimic::Arguments {
+            skip: vec!["filtered-out".to_string()],
+            quiet: true,
+            test_threads: Some(2),
+            ..Default::default()
+        };
+        let (conclusion, complete) = accounted_run(&args);
+        let counted = conclusion.num_passed + conclusion.num_failed + conclusion.num_ignored;
+        assert_eq!(complete.cases.len() as u64, counted);
+        assert_eq!(conclusion.num_filtered_out, 1);
+        let outcome = |name: &str| {
+            let c = complete.cases.iter().find(|c| c.name == name).unwrap();
+            (c.outcome, c.message.clone().unwrap_or_default())
+        };
+        assert_eq!(outcome("passes").0, Outcome::Pass);
+        assert_eq!(outcome("skips").0, Outcome::Skip);
+        let (o, m) = outcome("marked-ignore");
+        assert_eq!(o, Outcome::Skip);
+        assert!(m.contains("waits for a fix"), "{m}");
+        let (o, m) = outcome("forgets");
+        assert_eq!(o, Outcome::Error);
+        assert!(
+            m.contains("lost this trial's result") && m.contains("started"),
+            "{m}"
+        );
+        assert_eq!(complete.lost, ["forgets"]);
+        let names: Vec<&str> = complete.cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["forgets", "marked-ignore", "passes", "skips"]);
+    }
+
+    #[test]
+    fn with_ignored_only_the_marked_trials_are_expected_and_they_run() {
+        let args = libtest_mimic::Arguments {
+            ignored: true,
+            quiet: true,
+            ..Default::default()
+        };
+        let (conclusion, complete) = accounted_run(&args);
+        assert_eq!(conclusion.num_passed, 1);
+        let names: Vec<(&str, Outcome)> = complete
+            .cases
+            .iter()
+            .map(|c| (c.name.as_str(), c.outcome))
+            .collect();
+        assert_eq!(names, [("marked-ignore", Outcome::Pass)]);
+        assert!(complete.lost.is_empty());
+    }
+
+    #[test]
+    fn a_trial_never_run_is_an_error_that_says_so() {
+        let ledger = Ledger::default();
+        let complete = ledger.complete(vec![Expected {
+            blank: blank("never"),
+            not_run: None,
+        }]);
+        assert_eq!(complete.cases[0].outcome, Outcome::Error);
+        let message = complete.cases[0].message.as_deref().unwrap();
+        assert!(message.contains("never ran it"), "{message}");
+    }
 
     #[test]
     fn squeeze_folds_alignment_but_not_string_contents() {

@@ -361,3 +361,109 @@ fn merged_shards_give_the_same_verdicts_as_one_run() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(verdicts(&merged), verdicts(&whole));
 }
+
+/// The report accounts for every trial libtest counts: one entry per listed trial, an
+/// `ignore "reason"` case as a skip with its reason, a skipped need as a skip, and nothing
+/// for a trial filtered out with `--skip`.
+#[test]
+fn the_report_has_one_entry_per_trial_libtest_counts_ignored_ones_as_skips_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let passes = std::fs::read_to_string(fixture("passes.sock")).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("plain.sock", &passes);
+    write(
+        "ignored.sock",
+        &format!("ignore \"waits for a kernel fix\"\n{passes}"),
+    );
+    write(
+        "ignored-flavoured.sock",
+        "case \"an ignored case with flavours\"\nflavours unix-stream-pair unix-dgram-pair\nignore \"flaky here\"\n\nc, s = pair()\n",
+    );
+    write(
+        "needs-isolation.sock",
+        &std::fs::read_to_string(fixture("needs-isolation.sock")).unwrap(),
+    );
+    write("filtered-out.sock", &passes);
+    let cases = dir.path().display().to_string();
+    let listed = run(&["run", "--cases", &cases, "--list", "--skip", "filtered-out"]);
+    let mut names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{}", text(&listed));
+
+    let json = dir.path().join("run.json");
+    let out = run(&[
+        "run",
+        "--cases",
+        &cases,
+        "--skip",
+        "filtered-out",
+        "--isolation",
+        "shared",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("1 passed; 0 failed; 4 ignored; 0 measured; 1 filtered out"),
+        "{all}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    let got: Vec<&str> = cases.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(got, names, "one entry per listed trial, in name order");
+    let entry = |name: &str| {
+        let c = cases.iter().find(|c| c["name"] == name).unwrap();
+        (
+            c["outcome"].as_str().unwrap().to_string(),
+            c["message"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    assert_eq!(entry("plain").0, "pass");
+    let (outcome, message) = entry("ignored");
+    assert_eq!(outcome, "skip");
+    assert!(message.contains("waits for a kernel fix"), "{message}");
+    for flavour in ["unix-stream-pair", "unix-dgram-pair"] {
+        let (outcome, message) = entry(&format!("ignored-flavoured[{flavour}]"));
+        assert_eq!(outcome, "skip");
+        assert!(message.contains("flaky here"), "{message}");
+    }
+    let (outcome, message) = entry("needs-isolation");
+    assert_eq!(outcome, "skip");
+    assert!(
+        message.contains("needs a private network namespace"),
+        "{message}"
+    );
+
+    // With --ignored, libtest runs only the ignored cases, and the report holds just those.
+    let out = run(&[
+        "run",
+        "--cases",
+        &cases_dir(&dir),
+        "--ignored",
+        "--isolation",
+        "shared",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let all = text(&out);
+    assert!(all.contains("3 passed; 0 failed; 0 ignored"), "{all}");
+    let ran: Vec<String> = verdicts(&json).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        ran,
+        [
+            "ignored",
+            "ignored-flavoured[unix-dgram-pair]",
+            "ignored-flavoured[unix-stream-pair]"
+        ]
+    );
+}
+
+fn cases_dir(dir: &tempfile::TempDir) -> String {
+    dir.path().display().to_string()
+}
