@@ -800,9 +800,9 @@ fn differential_section(out: &mut String, report: &RunReport) {
     }
     out.push_str("<section id=\"differential\">\n<h2>Differential: the same steps on several socket kinds</h2>\n");
     for d in &report.differentials {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<h3>{} <span class=\"muted\">{}</span></h3>\n",
+            "<h3>{} <span class=\"muted\">{}</span></h3>",
             esc(&d.title),
             esc(&d.case)
         );
