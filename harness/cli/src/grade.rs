@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Args;
-use sockspec_engine::grade::{grade_batch, BatchOptions, SubmissionInput, Suite};
+use sockspec_engine::grade::{grade_batch, BatchOptions, SubmissionInput, Suite, NOT_JUDGED};
 use sockspec_reports::grade::{ClassReport, GradeOutcome, SubmissionResult, SuiteCase};
 use sockspec_reports::{grade_html, lms, FORMAT_VERSION};
 
@@ -216,11 +216,52 @@ pub fn main(args: GradeArgs) -> ExitCode {
             println!("{}", lms::autolab_line(s));
         }
     }
-    let errors = class
+    let errors: Vec<(&str, &str, &str)> = class
         .submissions
         .iter()
-        .any(|s| s.cases.iter().any(|c| c.outcome == GradeOutcome::Error));
-    ExitCode::from(if errors { exit::ERRORS } else { exit::SUCCESS })
+        .flat_map(|s| {
+            s.cases
+                .iter()
+                .filter(|c| c.outcome == GradeOutcome::Error)
+                .map(|c| {
+                    (
+                        s.submission.as_str(),
+                        c.name.as_str(),
+                        c.message.as_deref().unwrap_or("no message"),
+                    )
+                })
+        })
+        .collect();
+    if errors.is_empty() {
+        return ExitCode::from(exit::SUCCESS);
+    }
+    report_errors(&errors);
+    ExitCode::from(exit::ERRORS)
+}
+
+/// Says on stderr which cases could not be judged and why: one line per distinct reason
+/// (a sandbox that cannot be built fails every case the same way), with where it happened.
+fn report_errors(errors: &[(&str, &str, &str)]) {
+    let mut reasons: Vec<(&str, Vec<String>)> = Vec::new();
+    for (sub, case, message) in errors {
+        let at = format!("{sub} × {case}");
+        let message = message.strip_prefix(NOT_JUDGED).unwrap_or(message);
+        match reasons.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, places)) => places.push(at),
+            None => reasons.push((message, vec![at])),
+        }
+    }
+    eprintln!(
+        "error: {} case(s) could not be judged (grader or sandbox trouble: re-grade)",
+        errors.len()
+    );
+    for (message, places) in &reasons {
+        let more = match places.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        eprintln!("  {}{more}: {message}", places[0]);
+    }
 }
 
 fn print_summary(class: &ClassReport) {

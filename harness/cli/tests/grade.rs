@@ -255,16 +255,50 @@ fn start_grade(
     (child, json)
 }
 
-fn finish_grade(suite: &str, child: std::process::Child, json: &Path) -> ClassReport {
+/// Waits for one grader; its class report, or why it is unusable. A grader that exits 3
+/// still wrote its report: every case it could not judge is named with its reason, so a
+/// failure in CI says which submission × case errored and why.
+fn finish_grade(
+    suite: &str,
+    child: std::process::Child,
+    json: &Path,
+) -> Result<ClassReport, String> {
     let output = child.wait_with_output().expect("sockspec grade ends");
     eprintln!("{}", String::from_utf8_lossy(&output.stdout));
-    assert!(
-        output.status.code() == Some(0),
-        "grade --suite {suite} exited with {:?}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let class: Option<ClassReport> = std::fs::read_to_string(json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    match (output.status.code(), class) {
+        (Some(0), Some(class)) => Ok(class),
+        (code, Some(class)) => {
+            let errors: Vec<String> = class
+                .submissions
+                .iter()
+                .flat_map(|s| {
+                    s.cases
+                        .iter()
+                        .filter(|c| c.outcome == GradeOutcome::Error)
+                        .map(move |c| {
+                            format!(
+                                "    {} × {}: {} (server: {})",
+                                s.submission,
+                                c.name,
+                                c.message.clone().unwrap_or_default(),
+                                c.server.as_ref().map_or("none".into(), |f| f.exit.clone())
+                            )
+                        })
+                })
+                .collect();
+            Err(format!(
+                "grade --suite {suite} exited with {code:?}; cases it could not judge:\n{}\nits stderr: {stderr}",
+                errors.join("\n")
+            ))
+        }
+        (code, None) => Err(format!(
+            "grade --suite {suite} exited with {code:?} and wrote no report: {stderr}"
+        )),
+    }
 }
 
 fn failed(s: &SubmissionResult) -> BTreeSet<String> {
@@ -303,16 +337,26 @@ fn every_fixture_gets_exactly_its_verdict() {
         .iter()
         .map(|(suite, names)| (suite, start_grade(suite, &subs, names, tmp.path())))
         .collect();
+    let mut problems = Vec::new();
     for (suite, (child, json)) in running {
-        let class = finish_grade(suite, child, &json);
-        for s in class.submissions {
-            results.insert((suite.to_string(), s.submission.clone()), s);
+        match finish_grade(suite, child, &json) {
+            Ok(class) => {
+                for s in class.submissions {
+                    results.insert((suite.to_string(), s.submission.clone()), s);
+                }
+            }
+            Err(e) => problems.push(e),
         }
     }
     let elapsed = started.elapsed();
     eprintln!("all fixtures graded in {:.1}s", elapsed.as_secs_f64());
+    assert!(
+        problems.is_empty(),
+        "{} grader run(s) unusable:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 
-    let mut problems = Vec::new();
     for (suite, fixture, must_fail) in contract() {
         let r = &results[&(suite.to_string(), fixture.to_string())];
         let want: BTreeSet<String> = must_fail.iter().map(|s| s.to_string()).collect();

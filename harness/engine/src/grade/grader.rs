@@ -79,6 +79,9 @@ struct SubState {
     workdir: PathBuf,
     /// A command the holder cannot run (no template): every case is an error.
     command: Result<String, String>,
+    /// Why the build could not be judged (its sandbox could not be built): every case that
+    /// needs the build is then an error too, not a case gated by a student's mistake.
+    build_error: Option<String>,
 }
 
 struct Shared {
@@ -142,6 +145,7 @@ pub fn grade_batch(
             root_cause: None,
             workdir,
             command: command_for(suite, opts.template.as_deref()),
+            build_error: None,
         });
     }
     let total = states.iter().map(|s| s.jobs.len()).sum();
@@ -218,10 +222,17 @@ fn worker(
         let workdir = st.workdir.clone();
         let command = st.command.clone();
         drop(guard);
+        let mut build_error = None;
         let (passed, case, build) = match (job, gated_by) {
-            (Job::Case(c), Some(reason)) => (false, Some(gated(&suite.cases[c], reason)), None),
+            (Job::Case(c), Some(Blocked::Gated(reason))) => {
+                (false, Some(gated(&suite.cases[c], reason)), None)
+            }
+            (Job::Case(c), Some(Blocked::Error(message))) => {
+                (false, Some(error_case(&suite.cases[c], message)), None)
+            }
             (Job::Build, _) => {
-                let (ok, facts) = run_build(opts, &workdir, uid);
+                let (ok, facts, error) = run_build(opts, &workdir, uid);
+                build_error = error;
                 (ok, None, Some(facts))
             }
             (Job::Case(c), None) => {
@@ -236,7 +247,10 @@ fn worker(
         let st = &mut guard.subs[si];
         st.finished[ji] = Some(passed);
         if let Some(b) = build {
-            if !passed {
+            if let Some(e) = build_error {
+                st.root_cause = Some(format!("the build could not run: {e}"));
+                st.build_error = Some(e);
+            } else if !passed {
                 st.root_cause = Some(format!("the submission did not build: {}", b.exit));
             }
             st.build = Some(b);
@@ -265,10 +279,22 @@ fn worker(
     }
 }
 
-/// The next job whose needs are finished: (submission, job, why it is gated if a need
+/// How the message of a case begins when a case it needs could not be judged; the rest is
+/// that case's reason (the first one, not a chain).
+pub const NOT_JUDGED: &str = "not judged (a case it needs could not be): ";
+
+/// Why a job whose needs did not all pass is not run.
+enum Blocked {
+    /// A need failed: the student's server (or build) is at fault.
+    Gated(String),
+    /// A need could not be judged: the grader is at fault, so this job is an error too.
+    Error(String),
+}
+
+/// The next job whose needs are finished: (submission, job, why it is not run if a need
 /// failed). Submissions are visited in order, so gates of later submissions start while the
 /// first submission's cases wait for its gate.
-fn pick(shared: &mut Shared, suite: &Suite) -> Option<(usize, usize, Option<String>)> {
+fn pick(shared: &mut Shared, suite: &Suite) -> Option<(usize, usize, Option<Blocked>)> {
     for (si, st) in shared.subs.iter_mut().enumerate() {
         for ji in 0..st.jobs.len() {
             if st.started[ji] {
@@ -287,9 +313,18 @@ fn pick(shared: &mut Shared, suite: &Suite) -> Option<(usize, usize, Option<Stri
                     Job::Case(c) => suite.cases[c].name.clone(),
                 })
                 .collect();
-            let gated_by = (!failed.is_empty()).then(|| {
-                let root = st.root_cause.clone().unwrap_or_default();
-                format!("not run: needs {} ({root})", failed.join(", "))
+            let not_judged = needs.iter().find_map(|n| match st.jobs[*n] {
+                Job::Build => st.build_error.clone(),
+                Job::Case(c) => st.cases[c]
+                    .as_ref()
+                    .filter(|g| g.outcome == GradeOutcome::Error)
+                    .and_then(|g| g.message.as_deref())
+                    .map(|m| m.strip_prefix(NOT_JUDGED).unwrap_or(m).to_string()),
+            });
+            let root = st.root_cause.clone().unwrap_or_default();
+            let gated_by = (!failed.is_empty()).then(|| match not_judged {
+                Some(e) => Blocked::Error(format!("{NOT_JUDGED}{e}")),
+                None => Blocked::Gated(format!("not run: needs {} ({root})", failed.join(", "))),
             });
             return Some((si, ji, gated_by));
         }
@@ -344,7 +379,8 @@ fn chown_tree(path: &Path, uid: u32) {
     }
 }
 
-fn run_build(opts: &BatchOptions, workdir: &Path, uid: u32) -> (bool, ServerFacts) {
+/// Builds the submission: (it built, the facts, why the build could not be judged).
+fn run_build(opts: &BatchOptions, workdir: &Path, uid: u32) -> (bool, ServerFacts, Option<String>) {
     let command = opts.build.clone().unwrap_or_default();
     chown_tree(workdir, uid);
     let spec = HolderSpec {
@@ -363,11 +399,14 @@ fn run_build(opts: &BatchOptions, workdir: &Path, uid: u32) -> (bool, ServerFact
     };
     let run = match ServerRun::start(&opts.exe, &spec) {
         Ok(r) => r,
-        Err(e) => return (false, failed(format!("cannot start the sandbox: {e}"))),
+        Err(e) => {
+            let e = format!("cannot start the sandbox: {e}");
+            return (false, failed(e.clone()), Some(e));
+        }
     };
     if let Err(e) = run.wait_ready(READY_TIMEOUT.mul_f64(opts.time_scale.max(1.0))) {
         let _ = run.stop(Duration::ZERO);
-        return (false, failed(e));
+        return (false, failed(e.clone()), Some(e));
     }
     let exit = run.wait_exit(BUILD_TIMEOUT.mul_f64(opts.time_scale.max(1.0)));
     let mut facts = run.stop(Duration::ZERO);
@@ -375,7 +414,7 @@ fn run_build(opts: &BatchOptions, workdir: &Path, uid: u32) -> (bool, ServerFact
     if exit.is_none() {
         facts.exit = format!("still running after {}s, killed", BUILD_TIMEOUT.as_secs());
     }
-    (ok, facts)
+    (ok, facts, None)
 }
 
 /// The command for a submission: the template with `{port}` and `{port.NAME}` substituted.
@@ -696,11 +735,11 @@ fn run_case(
             }
         }
     }
-    let mut facts = started
+    let (mut facts, runnable_ms) = started
         .run
-        .stop(STOP_GRACE.mul_f64(opts.time_scale.max(1.0)));
+        .stop_measured(STOP_GRACE.mul_f64(opts.time_scale.max(1.0)));
     facts.max_processes = facts.max_processes.max(peak);
-    facts.diagnosis = diagnose(&facts);
+    facts.diagnosis = diagnose(&facts, runnable_ms);
     if result.outcome != GradeOutcome::Pass {
         if let Some(d) = &facts.diagnosis {
             let m = result.message.take().unwrap_or_default();
@@ -743,7 +782,8 @@ fn watch_process_limit(init: i32, done: &std::sync::atomic::AtomicBool) -> u32 {
 }
 
 /// What the facts say about a server that misbehaved, in one phrase.
-fn diagnose(f: &ServerFacts) -> Option<String> {
+/// `runnable_ms`: how long the busiest live process had been runnable when stopped.
+fn diagnose(f: &ServerFacts, runnable_ms: u64) -> Option<String> {
     if u64::from(f.max_processes) + 2 >= Limits::SERVER.processes {
         return Some(format!(
             "resource limit: process count reached ({} processes)",
@@ -763,9 +803,10 @@ fn diagnose(f: &ServerFacts) -> Option<String> {
         };
         return Some(format!("server {}{why}", exit_phrase(&f.exit)));
     }
-    // A server waiting for clients uses almost no CPU; one that used a quarter of the wall
-    // time (it runs niced, sharing the cores with every other sandbox) was spinning.
-    if f.wall_ms > 500 && f.cpu_ms >= 300 && f.cpu_ms * 4 >= f.wall_ms {
+    // A server waiting for clients sleeps; one that was runnable (on a CPU or waiting for
+    // one) for half the wall time was spinning. CPU time alone cannot tell: the server runs
+    // niced in its own autogroup, so on a loaded machine a spinning one gets little of it.
+    if f.wall_ms > 500 && runnable_ms * 2 >= f.wall_ms {
         return Some(format!(
             "no reply; server busy on CPU ({:.1} s CPU in {:.1} s)",
             f.cpu_ms as f64 / 1000.0,
@@ -844,18 +885,18 @@ mod tests {
             wall_ms: 2000,
             ..ServerFacts::default()
         };
-        assert_eq!(diagnose(&f), None);
-        f.cpu_ms = 1900;
-        assert!(diagnose(&f).unwrap().contains("busy on CPU"));
+        assert_eq!(diagnose(&f, 20), None);
+        f.cpu_ms = 300;
+        assert!(diagnose(&f, 1900).unwrap().contains("busy on CPU"));
         f.exited_early = true;
         f.exit = "exit status 1".into();
         f.stderr = "hog: allocation failed after 480 MiB\n".into();
         assert_eq!(
-            diagnose(&f).unwrap(),
+            diagnose(&f, 0).unwrap(),
             "server exited with status 1 (stderr: hog: allocation failed after 480 MiB)"
         );
         f.max_processes = 128;
-        assert!(diagnose(&f)
+        assert!(diagnose(&f, 0)
             .unwrap()
             .starts_with("resource limit: process count reached"));
     }

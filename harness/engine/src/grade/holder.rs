@@ -166,11 +166,15 @@ pub fn holder_main(spec_json: &str) -> i32 {
                 },
             );
             drop(control);
+            while waitpid(child, None) == Err(nix::errno::Errno::EINTR) {}
+            // Init is gone (a process-limit watcher may kill it while a case process is
+            // still starting), but the network namespace must outlive it: case processes
+            // enter it through this process, and an early exit turned a contained fork bomb
+            // into "cannot isolate the case". The grader SIGKILLs this process in
+            // `ServerRun::stop`; the hour only keeps the loop from spinning, and
+            // PR_SET_PDEATHSIG ends it with the grader.
             loop {
-                match waitpid(child, None) {
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    _ => return 0,
-                }
+                std::thread::sleep(std::time::Duration::from_secs(3600));
             }
         }
     }
@@ -418,6 +422,14 @@ fn exec_command(spec: &HolderSpec) -> ! {
         }
     }
     let _ = nix::unistd::setsid();
+    // A new session is a new scheduler autogroup (`sched_autogroup_enabled`), and the
+    // scheduler shares the CPU fairly between autogroups before it looks at nice values. So
+    // the nice value below would only rank the server's own processes against each other,
+    // and every spinning sandbox (a fork bomb's 96 processes, a busy loop) would get as much
+    // CPU as the whole grader: on two loaded cores that starved the grader's other holders
+    // past their 10 s start deadline. The group's own nice restores the ranking; a kernel
+    // without autogroups has no such file and needs none.
+    let _ = std::fs::write("/proc/self/autogroup", spec.nice.to_string());
     let l = spec.limits;
     for (res, value) in [
         (Resource::RLIMIT_NPROC, l.processes),

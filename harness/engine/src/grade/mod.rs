@@ -19,6 +19,6 @@ pub mod procfs;
 pub mod server;
 pub mod target;
 
-pub use grader::{grade_batch, BatchOptions, Progress, SubmissionInput};
+pub use grader::{grade_batch, BatchOptions, Progress, SubmissionInput, NOT_JUDGED};
 pub use manifest::Suite;
 pub use target::ServerTarget;

@@ -151,6 +151,16 @@ pub fn peak_rss_kib(pid: i32) -> Option<u64> {
         .ok()
 }
 
+/// How long a process has been runnable, in ms: on a CPU plus waiting for one
+/// (`/proc/PID/schedstat`). Unlike CPU time it does not shrink when the machine is busy,
+/// so it tells a spinning server from an idle one under any load.
+pub fn runnable_ms(pid: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    let mut f = text.split_whitespace().map(|v| v.parse::<u64>().ok());
+    let (on_cpu, waiting) = (f.next()??, f.next()??);
+    Some((on_cpu + waiting) / 1_000_000)
+}
+
 /// How many descriptors a process has open.
 pub fn fd_count(pid: i32) -> Option<usize> {
     Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())

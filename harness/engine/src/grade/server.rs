@@ -30,9 +30,14 @@ pub const DISCOVERY_POLL: Duration = Duration::from_millis(20);
 /// How long the holder has to build the sandbox: a few mounts and a fork take milliseconds;
 /// a loaded machine may take a hundred times longer, never more.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the holder may take to exit once init is killed: the kernel tears the pid
-/// namespace down at once; this only bounds a machine under heavy load.
+/// How long the holder may take to exit once it is SIGKILLed: the kernel tears its
+/// namespaces down at once; this only bounds how long the reaping loop polls on a machine
+/// under heavy load before it blocks in `wait`.
 const REAP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long init's report of an exit it already reaped may take to reach the monitor: one
+/// pipe write and one read, milliseconds even on a loaded machine; it ends early when init
+/// is gone (the pipe closes).
+const EXIT_REPORT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long output may still be read after the holder is gone: every writer died with the
 /// pid namespace, so the pipes are at EOF; this bounds a reader that is somehow not.
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
@@ -250,10 +255,31 @@ impl ServerRun {
 
     /// Stops the command: measure, SIGTERM every process, wait up to `grace` for the main
     /// one, SIGKILL init (and with it the pid namespace), reap the holder.
-    pub fn stop(mut self, grace: Duration) -> ServerFacts {
+    pub fn stop(self, grace: Duration) -> ServerFacts {
+        self.stop_measured(grace).0
+    }
+
+    /// [`ServerRun::stop`], also returning how long the busiest live process had been
+    /// runnable (ms) when it was stopped.
+    pub fn stop_measured(mut self, grace: Duration) -> (ServerFacts, u64) {
         let init = self.init_pid();
-        let exited_before = self.exited();
+        let runnable_ms = init
+            .map(|i| {
+                Tree::of_init(i)
+                    .live()
+                    .filter_map(|p| procfs::runnable_ms(p.pid))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        let mut exited_before = self.exited();
         let snap = init.map(|i| procfs::snapshot(i, self.pgid));
+        // The main process is gone but init's report of it may still be in the pipe (a
+        // client saw the reset first): wait for it, or the exit would pass for one the
+        // grader caused and the case would lose its diagnosis.
+        if exited_before.is_none() && snap.as_ref().is_some_and(|s| !s.alive) {
+            exited_before = self.wait_exit(EXIT_REPORT_TIMEOUT);
+        }
         let mut needed_sigkill = false;
         if let Some(init) = init {
             let tree = Tree::of_init(init);
@@ -285,7 +311,7 @@ impl ServerRun {
             from_ticks.max(state.exited.as_ref().map_or(0, |e| e.cpu_ms))
         };
         let snap = snap.unwrap_or_default();
-        ServerFacts {
+        let facts = ServerFacts {
             command: self.command.clone(),
             exit,
             exited_early: exited_before.is_some(),
@@ -303,25 +329,27 @@ impl ServerRun {
             stderr: state.stderr.text(),
             stderr_dropped: state.stderr.dropped,
             diagnosis: None,
-        }
+        };
+        (facts, runnable_ms)
     }
 
-    /// Reaps the holder (killing its group if it lingers) and joins the monitor.
+    /// Kills the holder's group (the holder outlives init on purpose, see `holder_main`),
+    /// reaps the holder and joins the monitor.
     fn reap(&mut self) {
+        let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
         let deadline = Instant::now() + REAP_TIMEOUT;
         loop {
             match self.child.try_wait() {
                 Ok(Some(_)) | Err(_) => break,
                 Ok(None) if Instant::now() >= deadline => {
-                    let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
+                    // SIGKILL of a child cannot be refused; only an uninterruptible sleep
+                    // in the kernel delays it, and waiting is the one way to reap it.
                     let _ = self.child.wait();
                     break;
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             }
         }
-        // The holder's group may hold nothing else, but a stray member must not outlive it.
-        let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
         if let Ok(mut s) = self.shared.state.lock() {
             s.stop_reading_by = Some(Instant::now() + DRAIN_TIMEOUT);
         }
