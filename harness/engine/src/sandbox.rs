@@ -103,24 +103,7 @@ pub fn enter(mode: Isolation, shared_dir: Option<&Path>) -> Result<PathBuf, Sand
             map_ids(uid, gid)?;
         }
     }
-    // Keep our mounts from propagating back to the host, then give /tmp a fresh tmpfs that
-    // dies with the namespace.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(SandboxError::Mount)?;
-    mount(
-        Some("tmpfs"),
-        "/tmp",
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=1777"),
-    )
-    .map_err(SandboxError::Mount)?;
+    private_tmp()?;
     loopback_up().map_err(SandboxError::Loopback)?;
     let dir = PathBuf::from(ISOLATED_PRIVATE_DIR);
     fs::create_dir_all(&dir).map_err(|source| SandboxError::PrivateDir {
@@ -151,22 +134,7 @@ pub fn enter_netns_of(pid: i32) -> Result<PathBuf, SandboxError> {
         what: "mount",
         source,
     })?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(SandboxError::Mount)?;
-    mount(
-        Some("tmpfs"),
-        "/tmp",
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=1777"),
-    )
-    .map_err(SandboxError::Mount)?;
+    private_tmp()?;
     let dir = PathBuf::from(ISOLATED_PRIVATE_DIR);
     fs::create_dir_all(&dir).map_err(|source| SandboxError::PrivateDir {
         path: dir.clone(),
@@ -272,4 +240,25 @@ pub fn choose(exe: &Path) -> (Isolation, Option<String>) {
         "not root and unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone or user.max_user_namespaces)"
     };
     (Isolation::Shared, Some(reason.to_string()))
+}
+
+/// Keeps this mount namespace's mounts from propagating back to the host, then gives /tmp a
+/// fresh tmpfs that dies with the namespace.
+fn private_tmp() -> Result<(), SandboxError> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(SandboxError::Mount)?;
+    mount(
+        Some("tmpfs"),
+        "/tmp",
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777"),
+    )
+    .map_err(SandboxError::Mount)
 }
