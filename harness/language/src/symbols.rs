@@ -100,6 +100,7 @@ pub const SOCKET_TYPES: &[&str] = &[
     "SEQPACKET",
     "RAW",
     "RDM",
+    "PACKET",
     "SOCK_NONBLOCK",
     "SOCK_CLOEXEC",
 ];
@@ -358,7 +359,9 @@ pub fn canonical(category: Category, name: &str) -> String {
             .unwrap_or(name)
             .to_string(),
         Category::SocketType => match name.strip_prefix("SOCK_") {
-            Some(base @ ("STREAM" | "DGRAM" | "SEQPACKET" | "RAW" | "RDM")) => base.to_string(),
+            Some(base @ ("STREAM" | "DGRAM" | "SEQPACKET" | "RAW" | "RDM" | "PACKET")) => {
+                base.to_string()
+            }
             _ => name.to_string(),
         },
         _ => name.to_string(),

@@ -70,6 +70,9 @@ pub(crate) fn value(category: Category, name: &str) -> Option<i64> {
             "SEQPACKET" => libc::SOCK_SEQPACKET.into(),
             "RAW" => libc::SOCK_RAW.into(),
             "RDM" => libc::SOCK_RDM.into(),
+            // Linux's SOCK_PACKET (include/linux/net.h); the libc crate binds it only for
+            // Android and uClibc. It is an argument here, never an expected value.
+            "PACKET" => 10,
             "SOCK_NONBLOCK" => libc::SOCK_NONBLOCK.into(),
             "SOCK_CLOEXEC" => libc::SOCK_CLOEXEC.into(),
             _ => return None,
