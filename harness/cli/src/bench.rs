@@ -72,11 +72,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         println!("Unix is {ratio:.2}x as fast as Internet sockets for {label}");
     }
     let verdict = bench::verdict(&ratios);
-    let summary = ratios
-        .iter()
-        .map(|(l, r)| format!("{l} {r:.2}x"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let summary = bench::ratio_summary(&ratios);
     println!("\nclaim {CLAIM} (Unix sockets about twice as fast): {verdict} — {summary}");
 
     if let Some(path) = &args.json {
@@ -97,11 +93,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
 pub fn record(report: &mut RunReport, result: &bench::BenchResult, rounds: u32) {
     let ratios = result.ratios();
     let verdict = bench::verdict(&ratios);
-    let summary = ratios
-        .iter()
-        .map(|(l, r)| format!("{l} {r:.2}x"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let summary = bench::ratio_summary(&ratios);
     for s in &result.series {
         let m = Measurement {
             unit: s.unit.to_string(),

@@ -385,6 +385,15 @@ fn udp_throughput(count: u32) -> io::Result<f64> {
     dgram_throughput(a, b, count)
 }
 
+/// The ratios as one line: `stream latency 1.36x, stream throughput 2.71x, …`.
+pub fn ratio_summary(ratios: &[(String, f64)]) -> String {
+    ratios
+        .iter()
+        .map(|(l, r)| format!("{l} {r:.2}x"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The verdict on "Unix sockets are about twice as fast" from the measured ratios: it holds
 /// when every comparison shows Unix at least 1.5 times faster, does not hold when none shows
 /// it 1.1 times faster, and holds partly otherwise.
