@@ -94,3 +94,142 @@ pub fn verdicts(register: &Register, cases: &[CaseResult]) -> Vec<ClaimVerdict> 
         .collect();
     sockspec_reports::claims::claim_verdicts(cases, &infos)
 }
+
+/// The stance of a claim decided by a measurement rather than a case.
+pub const MEASURED: &str = "measured";
+
+/// One case file (or, for [`MEASURED`], a command) that cites a claim, for the register's
+/// index.
+#[derive(Debug, Clone)]
+pub struct Citation {
+    /// The case's path relative to the catalogue root, without `.sock`.
+    pub rel: String,
+    /// `holds`, `refutes` or `partly`.
+    pub stance: String,
+}
+
+/// The register as a Markdown index (`cases/CLAIMS.md`): counts, then one table per theme
+/// with the cases that cite each claim. `sockspec claims --markdown` prints it; a test keeps
+/// the committed file equal to it, so the index cannot drift from the register.
+pub fn index_markdown(
+    register: &Register,
+    citations: &std::collections::BTreeMap<String, Vec<Citation>>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let claims = &register.claims;
+    let mut sources: Vec<&str> = claims.iter().map(|c| c.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let short = |s: &str| s.split('_').next().unwrap_or(s).to_string();
+    let _ = writeln!(out, "# Course claims register — index\n");
+    let _ = writeln!(
+        out,
+        "Generated from `cases/claims.toml`, which is the source of truth, by \
+         `sockspec claims --markdown > cases/CLAIMS.md` (a test fails when this file is stale)."
+    );
+    let listed: Vec<String> = sources
+        .iter()
+        .map(|s| format!("`{}` = seed {s}", short(s)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{} claims from {} course documents: {}.",
+        claims.len(),
+        sources.len(),
+        listed.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "The *expected* column is the expectation on Linux 6.x before any case runs. The verdict \
+         on a report's claims page comes from the passing cases that cite the id, with the \
+         stance each takes (`holds`, `refutes`, `partly`). The reasoning for each \
+         **does-not-hold** / **partly** entry is in the register's `note` field.\n"
+    );
+    let counted = |key: fn(&Claim) -> &str| {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for c in claims {
+            let k = if key(c).is_empty() { "-" } else { key(c) };
+            match counts.iter_mut().find(|(n, _)| n == k) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((k.to_string(), 1)),
+            }
+        }
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        counts
+    };
+    let _ = writeln!(out, "| expected on Linux | count |\n|---|---|");
+    for (k, n) in counted(|c| &c.expect_on_linux) {
+        let _ = writeln!(out, "| {k} | {n} |");
+    }
+    let _ = writeln!(out, "\n| kind | count |\n|---|---|");
+    for (k, n) in counted(|c| &c.kind) {
+        let _ = writeln!(out, "| {k} | {n} |");
+    }
+    let undecided: Vec<&str> = claims
+        .iter()
+        .filter(|c| citations.get(&c.id).is_none_or(Vec::is_empty))
+        .map(|c| c.id.as_str())
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nClaims no case cites yet: {}.",
+        if undecided.is_empty() {
+            "none".to_string()
+        } else {
+            undecided.join(", ")
+        }
+    );
+    let theme_of = |id: &str| id.rsplit_once('-').map_or(id, |(t, _)| t).to_string();
+    let mut themes: Vec<String> = Vec::new();
+    for c in claims {
+        let t = theme_of(&c.id);
+        if !themes.contains(&t) {
+            themes.push(t);
+        }
+    }
+    let _ = writeln!(out, "\n## Themes\n");
+    for t in &themes {
+        let n = claims.iter().filter(|c| theme_of(&c.id) == *t).count();
+        let _ = writeln!(out, "- [{t}](#{}) ({n})", t.to_lowercase());
+    }
+    for t in &themes {
+        let _ = writeln!(out, "\n## {t}\n");
+        let _ = writeln!(
+            out,
+            "| id | src | kind | expected | claim | cited by |\n|---|---|---|---|---|---|"
+        );
+        for c in claims.iter().filter(|c| theme_of(&c.id) == *t) {
+            let expected = match c.expect_on_linux.as_str() {
+                "holds" | "" | "unknown" => c.expect_on_linux.clone(),
+                other => format!("**{other}**"),
+            };
+            let cited = citations.get(&c.id).map_or_else(
+                || "—".to_string(),
+                |list| {
+                    list.iter()
+                        .map(|x| {
+                            if x.stance == MEASURED {
+                                return format!("`{}` (measured)", x.rel);
+                            }
+                            let stem = x.rel.rsplit('/').next().unwrap_or(&x.rel);
+                            format!("[{stem}]({}.sock) ({})", x.rel, x.stance)
+                        })
+                        .collect::<Vec<_>>()
+                        .join("<br>")
+                },
+            );
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                c.id,
+                short(&c.source),
+                c.kind,
+                expected,
+                c.claim.replace('|', "\\|"),
+                cited
+            );
+        }
+    }
+    out
+}

@@ -47,6 +47,10 @@ pub enum Command {
         /// The catalogue folder holding claims.toml (default: the built-in catalogue).
         #[arg(long, value_name = "DIR")]
         cases: Option<PathBuf>,
+        /// Print the register as the Markdown index kept in `cases/CLAIMS.md`
+        /// (`sockspec claims --markdown > cases/CLAIMS.md` after editing claims.toml).
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
@@ -253,7 +257,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => crate::run::run(args),
         Command::Check { paths } => crate::run::check(&paths),
-        Command::Claims { cases } => crate::run::list_claims(cases),
+        Command::Claims { cases, markdown } => crate::run::list_claims(cases, markdown),
         Command::Report(cmd) => crate::report::main(cmd),
         Command::Grade(args) => crate::grade::main(args),
         Command::Bench(args) => crate::bench::main(args),

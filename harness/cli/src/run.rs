@@ -465,7 +465,7 @@ pub fn check(paths: &[PathBuf]) -> ExitCode {
 }
 
 /// `sockspec claims`.
-pub fn list_claims(cases: Option<PathBuf>) -> ExitCode {
+pub fn list_claims(cases: Option<PathBuf>, markdown: bool) -> ExitCode {
     let loaded = match load(cases.as_deref()) {
         Ok(l) => l,
         Err(e) => {
@@ -473,6 +473,44 @@ pub fn list_claims(cases: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
+    if markdown {
+        let mut citations: std::collections::BTreeMap<String, Vec<crate::claims::Citation>> =
+            std::collections::BTreeMap::new();
+        let mut files: Vec<&crate::catalogue::CaseFile> = Vec::new();
+        for t in &loaded.trials {
+            if !files.iter().any(|f| f.rel == t.case.rel) {
+                files.push(&t.case);
+            }
+        }
+        for f in files {
+            for c in &f.scenario.meta.claims {
+                let stance = match c.stance {
+                    sockspec_lang::ast::Stance::Holds => "holds",
+                    sockspec_lang::ast::Stance::Refutes => "refutes",
+                    sockspec_lang::ast::Stance::Partly => "partly",
+                };
+                citations
+                    .entry(c.id.clone())
+                    .or_default()
+                    .push(crate::claims::Citation {
+                        rel: f.rel.clone(),
+                        stance: stance.to_string(),
+                    });
+            }
+        }
+        citations
+            .entry(crate::bench::CLAIM.to_string())
+            .or_default()
+            .push(crate::claims::Citation {
+                rel: "sockspec bench".to_string(),
+                stance: crate::claims::MEASURED.to_string(),
+            });
+        print!(
+            "{}",
+            crate::claims::index_markdown(&loaded.register, &citations)
+        );
+        return ExitCode::from(exit::SUCCESS);
+    }
     for claim in &loaded.register.claims {
         let deciding: Vec<&str> = loaded
             .trials
