@@ -90,10 +90,36 @@ struct Shared {
     total: usize,
 }
 
-/// A uid per worker slot, so RLIMIT_NPROC (counted per uid) of one sandbox never counts
-/// another's processes. The base keeps concurrent graders on one machine apart.
-fn uid_for(slot: usize) -> u32 {
-    200_000 + (std::process::id() % 500) * 100 + slot as u32
+/// The unprivileged uids a grader hands to sandboxed servers: far above any real account.
+const UID_BASE: u32 = 200_000;
+const UID_COUNT: u32 = 50_000;
+
+/// A uid of its own for one worker, so RLIMIT_NPROC (counted per uid) of one sandbox never
+/// counts another's processes — also those of another grader running at the same time. The
+/// uid is reserved by binding an abstract Unix socket named after it: the kernel releases the
+/// name when the holder dies, however it dies, so no lock file is left behind. (Abstract names
+/// are per network namespace: graders started in different network namespaces do not see each
+/// other's reservations.)
+fn reserve_uid(slot: usize) -> (u32, Option<std::os::unix::net::UnixDatagram>) {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let start = std::process::id()
+        .wrapping_mul(100)
+        .wrapping_add(slot as u32);
+    for k in 0..UID_COUNT {
+        let uid = UID_BASE + start.wrapping_add(k) % UID_COUNT;
+        let Ok(addr) = SocketAddr::from_abstract_name(format!("sockspec-grade-uid-{uid}")) else {
+            break;
+        };
+        match UnixDatagram::bind_addr(&addr) {
+            Ok(holder) => return (uid, Some(holder)),
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => continue,
+            Err(_) => break,
+        }
+    }
+    // No reservation possible (no Unix sockets?): fall back to a uid from the pid, which
+    // only concurrent graders could share.
+    (UID_BASE + start % UID_COUNT, None)
 }
 
 /// Grades every submission; results come back in the order given.
@@ -204,7 +230,7 @@ fn worker(
     wake: &Condvar,
     progress: Progress<'_>,
 ) {
-    let uid = uid_for(slot);
+    let (uid, _reservation) = reserve_uid(slot);
     loop {
         let mut guard = shared.lock().expect("batch state");
         let picked = loop {
@@ -878,6 +904,19 @@ fn settle(result: &mut GradedCase, run: ChildRun, deadline: Duration, case: &Sui
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workers_never_share_a_uid_while_reserved() {
+        // Same slot twice, as two graders with one pid would ask: the second must skip the
+        // uid the first holds, and get it once the first lets go.
+        let (a, held_a) = reserve_uid(7);
+        let (b, held_b) = reserve_uid(7);
+        assert!(held_a.is_some() && held_b.is_some());
+        assert_ne!(a, b);
+        drop(held_a);
+        let (c, _held_c) = reserve_uid(7);
+        assert_eq!(c, a);
+    }
 
     #[test]
     fn diagnoses() {
