@@ -304,7 +304,11 @@ struct Arg {
 enum ArgKind {
     Name(String),
     Group(String),
-    Num { neg: bool, value: u64, unit: String },
+    Num {
+        neg: bool,
+        value: u64,
+        unit: String,
+    },
     Str(Vec<u8>),
     Hex(Vec<u8>),
     V4(String, Option<Box<Arg>>),
@@ -1724,7 +1728,10 @@ impl<'s> Parser<'s> {
     /// accept's `addrlen=N` or `addrlen=sizeof(TYPE)`.
     fn addrlen(&mut self, arg: &Arg) -> AddrLen {
         let help = || {
-            Some("write the length accept is given, `addrlen=16` or `addrlen=sizeof(sockaddr_in)`".to_string())
+            Some(
+                "write the length accept is given, `addrlen=16` or `addrlen=sizeof(sockaddr_in)`"
+                    .to_string(),
+            )
         };
         match &arg.kind {
             ArgKind::Num { neg: false, .. } => AddrLen::Int(self.int(arg)),
@@ -1740,7 +1747,12 @@ impl<'s> Parser<'s> {
                     _ => AddrLen::Int(0),
                 }
             }
-            _ => self.wrong(arg, "a length: a number or `sizeof(TYPE)`", help(), AddrLen::Int(0)),
+            _ => self.wrong(
+                arg,
+                "a length: a number or `sizeof(TYPE)`",
+                help(),
+                AddrLen::Int(0),
+            ),
         }
     }
 
@@ -2384,7 +2396,10 @@ impl<'s> Parser<'s> {
                         _ => self.wrong(
                             arg,
                             "`addrlen=N`",
-                            Some("the flags come second: `accept(l, SOCK_NONBLOCK, addrlen=16)`".into()),
+                            Some(
+                                "the flags come second: `accept(l, SOCK_NONBLOCK, addrlen=16)`"
+                                    .into(),
+                            ),
                             (),
                         ),
                     }
@@ -3970,10 +3985,16 @@ mod tests {
             e.alternatives[0].mods,
             vec![Modifier::AddrLen(IntMatch::Cmp(CmpOp::Gt, 2))]
         );
-        assert_eq!(codes("x = accept(l, addrlen=\"16\")\n"), vec!["wrong-argument"]);
+        assert_eq!(
+            codes("x = accept(l, addrlen=\"16\")\n"),
+            vec!["wrong-argument"]
+        );
         assert_eq!(codes("x = accept(l, addrlen=-1)\n"), vec!["wrong-argument"]);
         assert_eq!(codes("x = accept(l, len=16)\n"), vec!["wrong-argument"]);
-        assert_eq!(codes("x = accept(l, addrlen=sizeof(int))\n"), vec!["unknown-symbol"]);
+        assert_eq!(
+            codes("x = accept(l, addrlen=sizeof(int))\n"),
+            vec!["unknown-symbol"]
+        );
     }
 
     #[test]
@@ -3990,17 +4011,35 @@ mod tests {
         assert!(matches!(nfds, Some(Nfds::FdOf { handle, plus: 1 }) if handle.name == "c"));
         assert!(matches!(
             op("select([c], [], [], 0, nfds=fd(c))"),
-            Op::Select { nfds: Some(Nfds::FdOf { plus: 0, .. }), .. }
+            Op::Select {
+                nfds: Some(Nfds::FdOf { plus: 0, .. }),
+                ..
+            }
         ));
-        assert_eq!(codes("FD_ZERO(rs)\nFD_SET(rs, rs)\n"), vec!["set-as-handle"]);
+        assert_eq!(
+            codes("FD_ZERO(rs)\nFD_SET(rs, rs)\n"),
+            vec!["set-as-handle"]
+        );
         assert_eq!(codes("FD_ZERO(rs)\nFD_SET(c, c)\n"), vec!["handle-as-set"]);
         assert_eq!(codes("FD_ZERO(c)\n"), vec!["handle-as-set"]);
         assert_eq!(codes("FD_SET(c, rs)\n"), vec!["unknown-fd-set"]);
         assert_eq!(codes("select(c, [], [], 0)\n"), vec!["handle-as-set"]);
-        assert_eq!(codes("FD_ZERO(rs)\nrs = socket(INET, STREAM)\n"), vec!["set-as-handle"]);
-        assert_eq!(codes("FD_ZERO(rs)\nsend(rs, \"x\")\n"), vec!["set-as-handle"]);
-        assert_eq!(codes("select([c], [], [], 0, nfds=fd(rs))\n"), vec!["unknown-handle"]);
-        assert_eq!(codes("select([c], [], [], 0, nfds=\"3\")\n"), vec!["wrong-argument"]);
+        assert_eq!(
+            codes("FD_ZERO(rs)\nrs = socket(INET, STREAM)\n"),
+            vec!["set-as-handle"]
+        );
+        assert_eq!(
+            codes("FD_ZERO(rs)\nsend(rs, \"x\")\n"),
+            vec!["set-as-handle"]
+        );
+        assert_eq!(
+            codes("select([c], [], [], 0, nfds=fd(rs))\n"),
+            vec!["unknown-handle"]
+        );
+        assert_eq!(
+            codes("select([c], [], [], 0, nfds=\"3\")\n"),
+            vec!["wrong-argument"]
+        );
     }
 
     #[test]

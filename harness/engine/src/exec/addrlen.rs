@@ -37,14 +37,7 @@ pub(crate) fn accept(o: &mut Observed, fd: RawFd, flags: i32, given: u32) {
     let mut len = given.min(STORAGE_LEN as u32) as libc::socklen_t;
     // SAFETY: `storage` is a writable sockaddr_storage of STORAGE_LEN bytes and `len` does
     // not exceed it, so the kernel writes inside it.
-    let r = unsafe {
-        libc::accept4(
-            fd,
-            std::ptr::from_mut(&mut storage).cast(),
-            &mut len,
-            flags,
-        )
-    };
+    let r = unsafe { libc::accept4(fd, std::ptr::from_mut(&mut storage).cast(), &mut len, flags) };
     if r == -1 {
         o.ret = Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
         return;

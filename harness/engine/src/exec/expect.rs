@@ -505,7 +505,9 @@ impl Judge<'_> {
                 Some(ms) => (!int_matches(im, ms)).then(|| format!("remaining is {ms}ms")),
             },
             Modifier::AddrLen(im) => match o.addrlen {
-                None => Some("no address length was written back (only accept has one)".to_string()),
+                None => {
+                    Some("no address length was written back (only accept has one)".to_string())
+                }
                 Some(n) => (!int_matches(im, n.into())).then(|| format!("addrlen is {n}")),
             },
         })

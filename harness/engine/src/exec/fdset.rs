@@ -65,7 +65,10 @@ impl FdSets {
 }
 
 fn unknown(id: &Ident) -> HarnessError {
-    HarnessError::Other(format!("fd_set `{}` is not declared (FD_ZERO it first)", id.name))
+    HarnessError::Other(format!(
+        "fd_set `{}` is not declared (FD_ZERO it first)",
+        id.name
+    ))
 }
 
 /// `rs={b=fd4, fd7}`: a set's members, named by the handles that own them now.
@@ -108,9 +111,7 @@ pub(crate) fn perform(
 ) -> Result<(Observed, String, Vec<String>), HarnessError> {
     let (set, fd) = match op {
         Op::FdZero { set } => (set, None),
-        Op::FdSet { fd, set } | Op::FdClr { fd, set } | Op::FdIsset { fd, set } => {
-            (set, Some(fd))
-        }
+        Op::FdSet { fd, set } | Op::FdClr { fd, set } | Op::FdIsset { fd, set } => (set, Some(fd)),
         _ => return Err(HarnessError::Other("not an FD_* macro".into())),
     };
     if let Op::FdZero { .. } = op {
@@ -123,7 +124,11 @@ pub(crate) fn perform(
         return Err(HarnessError::Other("an FD_* macro needs a handle".into()));
     };
     let n = number(table, id)?;
-    let s = table.sets.sets.get_mut(&set.name).ok_or_else(|| unknown(set))?;
+    let s = table
+        .sets
+        .sets
+        .get_mut(&set.name)
+        .ok_or_else(|| unknown(set))?;
     let (name, ret) = match op {
         Op::FdSet { .. } => {
             // SAFETY: `n` is below FD_SETSIZE and `s` is a valid fd_set.
@@ -150,12 +155,16 @@ pub(crate) fn perform(
 
 /// After a successful select, stores the rewritten sets into the named ones it was given.
 pub(crate) fn write_back(op: &Op, o: &Observed, table: &mut Table) {
-    let (Op::Select {
-        read,
-        write,
-        except,
-        ..
-    }, Ok(_), Some(after)) = (op, &o.ret, &o.fd_sets)
+    let (
+        Op::Select {
+            read,
+            write,
+            except,
+            ..
+        },
+        Ok(_),
+        Some(after),
+    ) = (op, &o.ret, &o.fd_sets)
     else {
         return;
     };

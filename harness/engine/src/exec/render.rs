@@ -88,7 +88,10 @@ fn ok_text(op: &Op, v: i64, o: &Observed, style: &AddrStyle<'_>) -> String {
     match op {
         Op::Socket { .. } | Op::Dup { .. } => format!("fd{v}"),
         Op::Accept { .. } => {
-            let len = o.addrlen.map(|n| format!(" addrlen {n}")).unwrap_or_default();
+            let len = o
+                .addrlen
+                .map(|n| format!(" addrlen {n}"))
+                .unwrap_or_default();
             match &o.addr {
                 Some(a) => format!("fd{v} from {}{len}", a.render(style)),
                 None => format!("fd{v}{len}"),
