@@ -300,15 +300,12 @@ struct Arg {
     span: Span,
 }
 
+/// `Plus` is `fd(h)+1`: a primary and a number added to it.
 #[derive(Debug, Clone)]
 enum ArgKind {
     Name(String),
     Group(String),
-    Num {
-        neg: bool,
-        value: u64,
-        unit: String,
-    },
+    Num { neg: bool, value: u64, unit: String },
     Str(Vec<u8>),
     Hex(Vec<u8>),
     V4(String, Option<Box<Arg>>),
@@ -321,7 +318,6 @@ enum ArgKind {
     Or(Vec<Arg>),
     Star,
     Ellipsis,
-    /// `fd(h)+1`: a primary and a number added to it.
     Plus(Box<Arg>, Box<Arg>),
 }
 
