@@ -275,10 +275,12 @@ pub enum Op {
         sock: Ident,
         addr: AddrExpr,
     },
-    /// `accept(l[, FLAGS])` (accept4 flags such as SOCK_NONBLOCK).
+    /// `accept(l[, FLAGS][, addrlen=N])` (accept4 flags such as SOCK_NONBLOCK). `addrlen`
+    /// is the value-result length passed in; `None` passes a whole `sockaddr_storage`.
     Accept {
         sock: Ident,
         flags: Flags,
+        addrlen: Option<AddrLen>,
     },
     Send {
         sock: Ident,
@@ -385,13 +387,14 @@ pub enum Op {
         fds: Vec<(Ident, Flags)>,
         timeout: Timeout,
     },
-    /// `select([r…], [w…], [e…], TIMEOUT[, nfds=N])`.
+    /// `select([r…], [w…], [e…], TIMEOUT[, nfds=N])`; each set is a list or a named fd_set
+    /// (`select(rs, [], [], 0)`), which select rewrites in place.
     Select {
-        read: Vec<Ident>,
-        write: Vec<Ident>,
-        except: Vec<Ident>,
+        read: SetArg,
+        write: SetArg,
+        except: SetArg,
         timeout: Timeout,
-        nfds: Option<i64>,
+        nfds: Option<Nfds>,
     },
     Sleep {
         dur: Duration,
@@ -475,6 +478,65 @@ pub enum Op {
         fact: ServerFact,
         span: Span,
     },
+    /// `FD_ZERO(rs)`: declares the fd_set `rs` (first use) or clears it.
+    FdZero {
+        set: Ident,
+    },
+    /// `FD_SET(h, rs)`: adds the descriptor of `h` to the fd_set.
+    FdSet {
+        fd: Ident,
+        set: Ident,
+    },
+    /// `FD_CLR(h, rs)`: removes the descriptor of `h` from the fd_set.
+    FdClr {
+        fd: Ident,
+        set: Ident,
+    },
+    /// `FD_ISSET(h, rs)`: 1 when the descriptor of `h` is in the fd_set, else 0.
+    FdIsset {
+        fd: Ident,
+        set: Ident,
+    },
+    /// `dir_entries()`: how many entries the case's private directory (where `path("x")`
+    /// lives) holds.
+    DirEntries,
+}
+
+/// The length `accept(l, addrlen=N)` passes in `*addrlen`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddrLen {
+    /// `addrlen=16`.
+    Int(i64),
+    /// `addrlen=sizeof(sockaddr_in)`: the size of a C type on this platform.
+    Sizeof(Sym),
+}
+
+/// One of select's three sets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetArg {
+    /// `[a, b]`: a set built for this call from the handles' descriptors.
+    List(Vec<Ident>),
+    /// `rs`: a named fd_set (declared by `FD_ZERO(rs)`), passed as it is and rewritten.
+    Named(Ident),
+}
+
+impl SetArg {
+    /// The handles of a list; none for a named set.
+    pub fn handles(&self) -> &[Ident] {
+        match self {
+            SetArg::List(ids) => ids,
+            SetArg::Named(_) => &[],
+        }
+    }
+}
+
+/// select's `nfds=` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Nfds {
+    /// `nfds=5`.
+    Int(i64),
+    /// `nfds=fd(h)` or `nfds=fd(h)+1`: the descriptor number of a handle, plus an offset.
+    FdOf { handle: Ident, plus: i64 },
 }
 
 /// What `server_fact(NAME)` measures about the server under test.
@@ -744,6 +806,13 @@ pub enum Value {
     /// `daytime_line`, `seconds_since_1900(5s)`, `chargen_pattern`…: the bytes received pass
     /// a named check.
     Content(ContentCheck),
+    /// `creds(pid=self, uid=self, gid=*)`: a `struct ucred` option value (`SO_PEERCRED`);
+    /// `self` means the case process (its effective uid and gid).
+    Creds {
+        pid: CredMatch,
+        uid: CredMatch,
+        gid: CredMatch,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -766,6 +835,9 @@ pub enum Modifier {
     Signal { sig: Sym, delivered: bool },
     /// `remaining 50ms..100ms`: the time select/poll wrote back (select on Linux).
     Remaining(IntMatch),
+    /// `addrlen 16`: the address length accept wrote back into `*addrlen` (the real size of
+    /// the peer's address, even when the buffer was smaller).
+    AddrLen(IntMatch),
 }
 
 #[derive(Debug, Clone, PartialEq)]

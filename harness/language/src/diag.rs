@@ -157,6 +157,15 @@ pub(crate) enum Mistake {
         value: i128,
         range: &'static str,
     },
+    #[error("`{name}` is an fd_set, not a handle")]
+    SetAsHandle { name: String },
+    #[error("`{name}` is a handle, not an fd_set")]
+    HandleAsSet { name: String },
+    #[error("unknown fd_set `{name}`")]
+    UnknownFdSet {
+        name: String,
+        suggestion: Option<String>,
+    },
 }
 
 /// "an errno", "a socket type": the category with its article, for labels.
@@ -223,6 +232,9 @@ impl Mistake {
             Mistake::BadWindow { .. } => "bad-window",
             Mistake::OutOfRange { .. } => "out-of-range",
             Mistake::TooDeep => "too-deep",
+            Mistake::SetAsHandle { .. } => "set-as-handle",
+            Mistake::HandleAsSet { .. } => "handle-as-set",
+            Mistake::UnknownFdSet { .. } => "unknown-fd-set",
         }
     }
 
@@ -297,6 +309,9 @@ impl Mistake {
             Mistake::BadWindow { label, .. } => (*label).into(),
             Mistake::OutOfRange { range, .. } => format!("expected {range}"),
             Mistake::TooDeep => "nesting stops here".into(),
+            Mistake::SetAsHandle { .. } => "expected a handle here; this name is an fd_set".into(),
+            Mistake::HandleAsSet { .. } => "expected an fd_set here; this name is a handle".into(),
+            Mistake::UnknownFdSet { .. } => "no fd_set of this name is declared above".into(),
         }
     }
 
@@ -388,6 +403,14 @@ impl Mistake {
             Mistake::BadWindow { help, .. } => Some(help.clone()),
             Mistake::OutOfRange { .. } => None,
             Mistake::TooDeep => Some("lists and calls nest at most 16 deep".into()),
+            Mistake::SetAsHandle { name } => Some(format!(
+                "an fd_set holds descriptors: test one with `FD_ISSET(h, {name})`, or give the set to `select({name}, ...)`"
+            )),
+            Mistake::HandleAsSet { name } => Some(format!(
+                "declare a set with `FD_ZERO(rs)`, then add the handle to it: `FD_SET({name}, rs)`"
+            )),
+            Mistake::UnknownFdSet { name, suggestion } => did_you_mean(suggestion.as_ref())
+                .or_else(|| Some(format!("declare it first: `FD_ZERO({name})`"))),
         }
     }
 }

@@ -71,6 +71,7 @@ const MODIFIERS: &[&str] = &[
     "signal",
     "no",
     "remaining",
+    "addrlen",
 ];
 
 /// Categories a bare symbol in an expectation may come from, when the call does not say.
@@ -135,7 +136,13 @@ const CALLS: &[CallSpec] = &[
     spec("bind", "bind(s, ADDR)", 2, 2, Returns::Nothing),
     spec("connect", "connect(s, ADDR)", 2, 2, Returns::Nothing),
     spec("listen", "listen(s, BACKLOG)", 2, 2, Returns::Nothing),
-    spec("accept", "accept(l[, FLAGS])", 1, 2, Returns::One),
+    spec(
+        "accept",
+        "accept(l[, FLAGS][, addrlen=N])",
+        1,
+        3,
+        Returns::One,
+    ),
     spec("send", "send(s, DATA[, FLAGS])", 2, 3, Returns::Nothing),
     spec(
         "sendto",
@@ -213,7 +220,7 @@ const CALLS: &[CallSpec] = &[
     ),
     spec(
         "select",
-        "select([r...], [w...], [e...], TIMEOUT[, nfds=N])",
+        "select([r...] | rs, [w...] | ws, [e...] | es, TIMEOUT[, nfds=N])",
         4,
         5,
         Returns::Nothing,
@@ -276,6 +283,11 @@ const CALLS: &[CallSpec] = &[
         1,
         Returns::Nothing,
     ),
+    spec("FD_ZERO", "FD_ZERO(set)", 1, 1, Returns::Nothing),
+    spec("FD_SET", "FD_SET(h, set)", 2, 2, Returns::Nothing),
+    spec("FD_CLR", "FD_CLR(h, set)", 2, 2, Returns::Nothing),
+    spec("FD_ISSET", "FD_ISSET(h, set)", 2, 2, Returns::Nothing),
+    spec("dir_entries", "dir_entries()", 0, 0, Returns::Nothing),
 ];
 
 /// The bare words an expectation may use for a [`ContentCheck`].
@@ -288,6 +300,7 @@ struct Arg {
     span: Span,
 }
 
+/// `Plus` is `fd(h)+1`: a primary and a number added to it.
 #[derive(Debug, Clone)]
 enum ArgKind {
     Name(String),
@@ -305,6 +318,7 @@ enum ArgKind {
     Or(Vec<Arg>),
     Star,
     Ellipsis,
+    Plus(Box<Arg>, Box<Arg>),
 }
 
 impl Arg {
@@ -324,6 +338,7 @@ impl Arg {
             ArgKind::Or(_) => "names joined by `|`".into(),
             ArgKind::Star => "`*`".into(),
             ArgKind::Ellipsis => "`...`".into(),
+            ArgKind::Plus(..) => "a sum".into(),
         }
     }
 }
@@ -454,6 +469,8 @@ struct Parser<'s> {
     pending: Vec<Pending>,
     last: Last,
     depth: usize,
+    /// fd_set names declared by `FD_ZERO`, a namespace apart from handles.
+    sets: Vec<String>,
 }
 
 fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
@@ -518,6 +535,7 @@ impl<'s> Parser<'s> {
             pending: Vec::new(),
             last: Last::Nothing,
             depth: 0,
+            sets: Vec::new(),
         }
     }
 
@@ -1119,7 +1137,15 @@ impl<'s> Parser<'s> {
             }
         };
         for b in binds {
-            if ok {
+            if ok && self.sets.contains(&b.name) {
+                self.push(
+                    Mistake::SetAsHandle {
+                        name: b.name.clone(),
+                    },
+                    b.span,
+                );
+                self.poisoned.insert(b.name.clone());
+            } else if ok {
                 self.add_handle(&b.name);
             } else {
                 self.poisoned.insert(b.name.clone());
@@ -1423,6 +1449,14 @@ impl<'s> Parser<'s> {
     /// A primary, or several joined by `|`.
     fn term(&mut self, cur: &mut Cursor) -> PResult<Arg> {
         let first = self.primary(cur)?;
+        if cur.eat(&Tok::Plus).is_some() {
+            let add = self.primary(cur)?;
+            let span = first.span.to(add.span);
+            return Ok(Arg {
+                kind: ArgKind::Plus(Box::new(first), Box::new(add)),
+                span,
+            });
+        }
         if cur.peek() != Some(&Tok::Pipe) {
             return Ok(first);
         }
@@ -1537,6 +1571,15 @@ impl<'s> Parser<'s> {
         if self.handles.iter().any(|h| h == name) || self.poisoned.contains(name) {
             return;
         }
+        if self.sets.iter().any(|s| s == name) {
+            self.push(
+                Mistake::SetAsHandle {
+                    name: name.to_string(),
+                },
+                span,
+            );
+            return;
+        }
         if self.pending.iter().any(|p| p.name == name) {
             self.push(
                 Mistake::PendingHandle {
@@ -1576,6 +1619,135 @@ impl<'s> Parser<'s> {
                     name: String::new(),
                     span: arg.span,
                 },
+            ),
+        }
+    }
+
+    /// An fd_set name declared by `FD_ZERO` above.
+    fn fd_set(&mut self, arg: &Arg) -> Ident {
+        let ArgKind::Name(n) = &arg.kind else {
+            return self.wrong(
+                arg,
+                "the name of an fd_set",
+                Some("declare a set with `FD_ZERO(rs)` and name it: `FD_SET(h, rs)`".into()),
+                Ident {
+                    name: String::new(),
+                    span: arg.span,
+                },
+            );
+        };
+        let id = Ident {
+            name: n.clone(),
+            span: arg.span,
+        };
+        if self.sets.contains(n) || self.poisoned.contains(n) {
+            return id;
+        }
+        if self.handles.contains(n) || self.pending.iter().any(|p| p.name == *n) {
+            self.push(Mistake::HandleAsSet { name: n.clone() }, arg.span);
+        } else {
+            let suggestion = closest(n, self.sets.iter().map(String::as_str));
+            self.push(
+                Mistake::UnknownFdSet {
+                    name: n.clone(),
+                    suggestion,
+                },
+                arg.span,
+            );
+        }
+        id
+    }
+
+    /// `FD_ZERO(rs)`: declares the set on first use.
+    fn declare_fd_set(&mut self, arg: &Arg) -> Ident {
+        if let ArgKind::Name(n) = &arg.kind {
+            let is_handle = self.handles.contains(n) || self.pending.iter().any(|p| p.name == *n);
+            if is_handle {
+                self.push(Mistake::HandleAsSet { name: n.clone() }, arg.span);
+                return Ident {
+                    name: n.clone(),
+                    span: arg.span,
+                };
+            } else if !self.sets.contains(n) {
+                self.sets.push(n.clone());
+            }
+        }
+        self.fd_set(arg)
+    }
+
+    /// One of select's sets: a list of handles or the name of an fd_set.
+    fn set_arg(&mut self, arg: &Arg) -> SetArg {
+        match &arg.kind {
+            ArgKind::Name(n) if !self.handles.contains(n) => SetArg::Named(self.fd_set(arg)),
+            ArgKind::Name(n) => {
+                self.push(Mistake::HandleAsSet { name: n.clone() }, arg.span);
+                SetArg::List(Vec::new())
+            }
+            ArgKind::List(_) => SetArg::List(self.handles(arg)),
+            _ => self.wrong(
+                arg,
+                "a list of handles `[a, b]` or the name of an fd_set",
+                None,
+                SetArg::List(Vec::new()),
+            ),
+        }
+    }
+
+    /// select's `nfds=N`, `nfds=fd(h)` or `nfds=fd(h)+1`.
+    fn nfds(&mut self, arg: &Arg) -> Nfds {
+        let help = || Some("write `nfds=5`, `nfds=fd(h)` or `nfds=fd(h)+1`".to_string());
+        let ArgKind::Keyed(k, v) = &arg.kind else {
+            return self.wrong(arg, "`nfds=N`", help(), Nfds::Int(0));
+        };
+        if k != "nfds" {
+            return self.wrong(arg, "`nfds=N`", help(), Nfds::Int(0));
+        }
+        let (base, plus) = match &v.kind {
+            ArgKind::Plus(base, add) => (base.as_ref(), self.int(add)),
+            _ => (v.as_ref(), 0),
+        };
+        match &base.kind {
+            ArgKind::Num { .. } if plus == 0 => Nfds::Int(self.int(base)),
+            ArgKind::Func(f, args) if f == "fd" => {
+                match self.func_args(base, args, 1, "fd", "fd(h)") {
+                    Some([h]) => Nfds::FdOf {
+                        handle: self.handle(h),
+                        plus,
+                    },
+                    _ => Nfds::Int(0),
+                }
+            }
+            _ => self.wrong(v, "a number or `fd(h)`", help(), Nfds::Int(0)),
+        }
+    }
+
+    /// accept's `addrlen=N` or `addrlen=sizeof(TYPE)`.
+    fn addrlen(&mut self, arg: &Arg) -> AddrLen {
+        let help = || {
+            Some(
+                "write the length accept is given, `addrlen=16` or `addrlen=sizeof(sockaddr_in)`"
+                    .to_string(),
+            )
+        };
+        match &arg.kind {
+            ArgKind::Num { neg: false, .. } => AddrLen::Int(self.int(arg)),
+            ArgKind::Num { neg: true, .. } => self.wrong(
+                arg,
+                "a length",
+                Some("socklen_t is unsigned: a length cannot be negative".into()),
+                AddrLen::Int(0),
+            ),
+            ArgKind::Func(f, args) if f == "sizeof" => {
+                match self.func_args(arg, args, 1, "sizeof", "sizeof(TYPE)") {
+                    Some([t]) => AddrLen::Sizeof(self.sym(t, Category::CType)),
+                    _ => AddrLen::Int(0),
+                }
+            }
+            _ => self.wrong(
+                arg,
+                "a length: a number or `sizeof(TYPE)`",
+                help(),
+                AddrLen::Int(0),
             ),
         }
     }
@@ -2205,12 +2377,35 @@ impl<'s> Parser<'s> {
                 sock: self.handle(&args[0]),
                 backlog: self.int(&args[1]),
             },
-            "accept" => Op::Accept {
-                sock: self.handle(&args[0]),
-                flags: a(1)
-                    .map(|f| self.flags(f, Category::SocketType))
-                    .unwrap_or_default(),
-            },
+            "accept" => {
+                let sock = self.handle(&args[0]);
+                let (mut flags, mut addrlen) = (Flags::default(), None);
+                for (i, arg) in args.iter().enumerate().skip(1) {
+                    match &arg.kind {
+                        ArgKind::Keyed(k, v) if k == "addrlen" && addrlen.is_none() => {
+                            addrlen = Some(self.addrlen(v));
+                        }
+                        ArgKind::Keyed(..) => {
+                            self.wrong(arg, "`addrlen=N`", None, ());
+                        }
+                        _ if i == 1 => flags = self.flags(arg, Category::SocketType),
+                        _ => self.wrong(
+                            arg,
+                            "`addrlen=N`",
+                            Some(
+                                "the flags come second: `accept(l, SOCK_NONBLOCK, addrlen=16)`"
+                                    .into(),
+                            ),
+                            (),
+                        ),
+                    }
+                }
+                Op::Accept {
+                    sock,
+                    flags,
+                    addrlen,
+                }
+            }
             "send" => Op::Send {
                 sock: self.handle(&args[0]),
                 data: self.payload(&args[1]),
@@ -2320,14 +2515,11 @@ impl<'s> Parser<'s> {
                 }
             }
             "select" => {
-                let read = self.handles(&args[0]);
-                let write = self.handles(&args[1]);
-                let except = self.handles(&args[2]);
+                let read = self.set_arg(&args[0]);
+                let write = self.set_arg(&args[1]);
+                let except = self.set_arg(&args[2]);
                 let timeout = self.timeout(&args[3]);
-                let nfds = a(4).map(|n| match &n.kind {
-                    ArgKind::Keyed(k, v) if k == "nfds" => self.int(v),
-                    _ => self.wrong(n, "`nfds=N`", None, 0),
-                });
+                let nfds = a(4).map(|n| self.nfds(n));
                 Op::Select {
                     read,
                     write,
@@ -2434,6 +2626,19 @@ impl<'s> Parser<'s> {
                     span: args[0].span,
                 }
             }
+            "FD_ZERO" => Op::FdZero {
+                set: self.declare_fd_set(&args[0]),
+            },
+            "FD_SET" | "FD_CLR" | "FD_ISSET" => {
+                let fd = self.handle(&args[0]);
+                let set = self.fd_set(&args[1]);
+                match spec.name {
+                    "FD_SET" => Op::FdSet { fd, set },
+                    "FD_CLR" => Op::FdClr { fd, set },
+                    _ => Op::FdIsset { fd, set },
+                }
+            }
+            "dir_entries" => Op::DirEntries,
             _ => return Err(Bail),
         })
     }
@@ -2611,6 +2816,10 @@ impl<'s> Parser<'s> {
                     None,
                     Value::Ok,
                 ),
+            },
+            ArgKind::Func(f, _) if f == "creds" => match self.creds(arg) {
+                Modifier::Creds { pid, uid, gid } => Value::Creds { pid, uid, gid },
+                _ => Value::Ok,
             },
             ArgKind::V4(..) | ArgKind::V6(..) | ArgKind::Star | ArgKind::Func(..) => {
                 Value::Addr(self.addr_match(arg))
@@ -2840,6 +3049,7 @@ impl<'s> Parser<'s> {
                 }
             }
             "remaining" => Modifier::Remaining(self.millis_match(cur)?),
+            "addrlen" => Modifier::AddrLen(self.int_match(cur)?),
             _ => return Err(Bail),
         })
     }
@@ -2887,6 +3097,26 @@ impl<'s> Parser<'s> {
         }
         let high_arg = self.primary(cur)?;
         Ok(IntMatch::Range(low, self.millis(&high_arg)))
+    }
+
+    /// `16`, `>2`, `2..110`: an integer matcher after a modifier word.
+    fn int_match(&mut self, cur: &mut Cursor) -> PResult<IntMatch> {
+        let cmp = match cur.peek() {
+            Some(Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge | Tok::EqEq | Tok::Ne) => {
+                Some(self.cmp_op(cur)?)
+            }
+            _ => None,
+        };
+        let low_arg = self.primary(cur)?;
+        let low = self.int(&low_arg);
+        if let Some(op) = cmp {
+            return Ok(IntMatch::Cmp(op, low));
+        }
+        if cur.eat(&Tok::DotDot).is_none() {
+            return Ok(IntMatch::Exact(low));
+        }
+        let high_arg = self.primary(cur)?;
+        Ok(IntMatch::Range(low, self.int(&high_arg)))
     }
 
     fn millis(&mut self, arg: &Arg) -> i64 {
@@ -3371,7 +3601,10 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!((read.len(), except.len(), nfds), (2, 1, Some(3)));
+        assert_eq!(
+            (read.handles().len(), except.handles().len(), nfds),
+            (2, 1, Some(Nfds::Int(3)))
+        );
         assert!(
             matches!(op("sleep(500us)"), Op::Sleep { dur } if dur == Duration::from_micros(500))
         );
@@ -3730,5 +3963,91 @@ mod tests {
             Value::Content(ContentCheck::Printable { max: 512 })
         );
         assert_eq!(codes("recv(c, 1) = daytime_lines\n"), vec!["unknown-value"]);
+    }
+
+    #[test]
+    fn accept_addrlen() {
+        let Op::Accept { flags, addrlen, .. } = op("accept(l, SOCK_NONBLOCK, addrlen=16)") else {
+            panic!()
+        };
+        assert_eq!(names(&flags.names), vec!["SOCK_NONBLOCK"]);
+        assert_eq!(addrlen, Some(AddrLen::Int(16)));
+        assert!(matches!(
+            op("accept(l, addrlen=sizeof(sockaddr_un))"),
+            Op::Accept { addrlen: Some(AddrLen::Sizeof(s)), .. } if s.name == "sockaddr_un"
+        ));
+        let e = expect("x = accept(l, addrlen=2) = unnamed addrlen >2");
+        assert_eq!(
+            e.alternatives[0].mods,
+            vec![Modifier::AddrLen(IntMatch::Cmp(CmpOp::Gt, 2))]
+        );
+        assert_eq!(
+            codes("x = accept(l, addrlen=\"16\")\n"),
+            vec!["wrong-argument"]
+        );
+        assert_eq!(codes("x = accept(l, addrlen=-1)\n"), vec!["wrong-argument"]);
+        assert_eq!(codes("x = accept(l, len=16)\n"), vec!["wrong-argument"]);
+        assert_eq!(
+            codes("x = accept(l, addrlen=sizeof(int))\n"),
+            vec!["unknown-symbol"]
+        );
+    }
+
+    #[test]
+    fn fd_sets_are_their_own_names() {
+        let body = "FD_ZERO(rs)\nFD_SET(c, rs)\nFD_CLR(c, rs)\nselect(rs, [], [], 0, nfds=fd(c)+1)\nFD_ISSET(c, rs) = 1\n";
+        let steps = parse_ok(body).steps;
+        let StepKind::Call { call, .. } = &steps[steps.len() - 2].kind else {
+            panic!()
+        };
+        let Op::Select { read, nfds, .. } = &call.op else {
+            panic!()
+        };
+        assert!(matches!(read, SetArg::Named(id) if id.name == "rs"));
+        assert!(matches!(nfds, Some(Nfds::FdOf { handle, plus: 1 }) if handle.name == "c"));
+        assert!(matches!(
+            op("select([c], [], [], 0, nfds=fd(c))"),
+            Op::Select {
+                nfds: Some(Nfds::FdOf { plus: 0, .. }),
+                ..
+            }
+        ));
+        assert_eq!(
+            codes("FD_ZERO(rs)\nFD_SET(rs, rs)\n"),
+            vec!["set-as-handle"]
+        );
+        assert_eq!(codes("FD_ZERO(rs)\nFD_SET(c, c)\n"), vec!["handle-as-set"]);
+        assert_eq!(codes("FD_ZERO(c)\n"), vec!["handle-as-set"]);
+        assert_eq!(codes("FD_SET(c, rs)\n"), vec!["unknown-fd-set"]);
+        assert_eq!(codes("select(c, [], [], 0)\n"), vec!["handle-as-set"]);
+        assert_eq!(
+            codes("FD_ZERO(rs)\nrs = socket(INET, STREAM)\n"),
+            vec!["set-as-handle"]
+        );
+        assert_eq!(
+            codes("FD_ZERO(rs)\nsend(rs, \"x\")\n"),
+            vec!["set-as-handle"]
+        );
+        assert_eq!(
+            codes("select([c], [], [], 0, nfds=fd(rs))\n"),
+            vec!["unknown-handle"]
+        );
+        assert_eq!(
+            codes("select([c], [], [], 0, nfds=\"3\")\n"),
+            vec!["wrong-argument"]
+        );
+    }
+
+    #[test]
+    fn peer_credentials_and_directory_entries() {
+        assert_eq!(
+            value("getsockopt(s, SOL_SOCKET, SO_PEERCRED) = creds(pid=self, uid=0, gid=*)"),
+            Value::Creds {
+                pid: CredMatch::SelfId,
+                uid: CredMatch::Value(0),
+                gid: CredMatch::Any
+            }
+        );
+        assert_eq!(op("dir_entries()"), Op::DirEntries);
     }
 }

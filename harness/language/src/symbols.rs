@@ -91,6 +91,8 @@ pub const DOMAINS: &[&str] = &[
     "APPLETALK",
     "AX25",
     "IPX",
+    "VSOCK",
+    "XDP",
 ];
 
 /// `SOCK_` may be left out for the base types: `STREAM` and `SOCK_STREAM` are the same.
@@ -345,6 +347,10 @@ pub const CONSTANTS: &[&str] = &[
     "INADDR_ANY",
     "INADDR_LOOPBACK",
     "HOST_NAME_MAX",
+    "AF_VSOCK",
+    "AF_XDP",
+    "PF_VSOCK",
+    "PF_XDP",
 ];
 
 pub const FILE_TYPES: &[&str] = &["S_IFSOCK", "S_IFREG", "S_IFDIR", "S_IFIFO"];

@@ -34,6 +34,12 @@ pub(crate) enum Addr {
         family: i32,
         len: u32,
     },
+    /// Fewer bytes than the family's address needs were copied out (accept with a short
+    /// `addrlen`): the family (when its two bytes arrived) and how many bytes C can see.
+    Truncated {
+        family: Option<i32>,
+        visible: u32,
+    },
 }
 
 /// What printing an address needs from the case: paths are shown relative to the private
@@ -117,6 +123,11 @@ impl Addr {
                     "cannot pass an address of family {family}"
                 )))
             }
+            Addr::Truncated { .. } => {
+                return Err(HarnessError::Other(
+                    "cannot pass a truncated address".to_string(),
+                ))
+            }
         })
     }
 
@@ -156,6 +167,14 @@ impl Addr {
                 }
             }
             Addr::Other { family, len } => format!("<family {family}, {len} bytes>"),
+            Addr::Truncated { family, visible } => {
+                let family = family.map(|f| {
+                    super::consts::name_of(sockspec_lang::symbols::Category::Domain, f.into())
+                        .map_or_else(|| format!("family {f}, "), |n| format!("{n}, "))
+                });
+                let unit = if *visible == 1 { "byte" } else { "bytes" };
+                format!("truncated({}{visible} {unit})", family.unwrap_or_default())
+            }
         }
     }
 }

@@ -73,9 +73,11 @@ pub(crate) enum Prepared {
         fd: RawFd,
         backlog: i32,
     },
+    /// `addrlen`: the length passed in `*addrlen`; `None` passes the whole storage.
     Accept {
         fd: RawFd,
         flags: i32,
+        addrlen: Option<u32>,
     },
     Send {
         fd: RawFd,
@@ -192,6 +194,8 @@ pub(crate) enum Prepared {
     Getservbyport(i64, CString),
     Gethostname(usize),
     Gethostbyname(String),
+    /// `dir_entries()`: the case's private directory.
+    DirEntries(std::path::PathBuf),
 }
 
 /// Everything a call returned.
@@ -225,6 +229,11 @@ pub(crate) struct Observed {
     pub timed_out: Option<String>,
     /// Something worth showing in the transcript.
     pub note: Option<String>,
+    /// The address length accept wrote back into `*addrlen`.
+    pub addrlen: Option<u32>,
+    /// Every descriptor left in select's read, write and except sets after the call (named
+    /// sets are rewritten from these).
+    pub fd_sets: Option<[Vec<RawFd>; 3]>,
 }
 
 impl Observed {
@@ -245,6 +254,8 @@ impl Observed {
             took: Duration::ZERO,
             timed_out: None,
             note: None,
+            addrlen: None,
+            fd_sets: None,
         }
     }
 }
@@ -308,16 +319,9 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
             // SAFETY: listen(2) takes plain integers.
             o.ret = cvt(unsafe { libc::listen(*fd, *backlog) }.into());
         }
-        Prepared::Accept { fd, flags } => {
-            let (ret, peer) = with_addr(|sa, len| {
-                // SAFETY: `sa` and `len` describe writable address storage.
-                unsafe { libc::accept4(*fd, sa, len, *flags) }.into()
-            });
-            o.ret = ret;
-            if let Ok(new) = o.ret {
-                o.new_fds.push(owned(new as RawFd));
-                o.addr = Some(peer);
-            }
+        Prepared::Accept { fd, flags, addrlen } => {
+            let given = addrlen.unwrap_or(super::addrlen::STORAGE_LEN as u32);
+            super::addrlen::accept(&mut o, *fd, *flags, given);
         }
         Prepared::Send {
             fd,
@@ -556,6 +560,18 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
                 }
             }
         }
+        Prepared::DirEntries(dir) => match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                let mut names: Vec<String> = entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                o.ret = Ok(names.len() as i64);
+                o.note = Some(format!("entries: [{}]", names.join(", ")));
+            }
+            Err(e) => o.ret = Err(e.raw_os_error().unwrap_or(libc::EIO)),
+        },
         Prepared::Chmod(p, mode) => {
             // SAFETY: `p` is a NUL-terminated path.
             o.ret = cvt(unsafe { libc::chmod(p.as_ptr(), *mode as libc::mode_t) }.into());
@@ -965,6 +981,7 @@ fn select(
         o.remaining_ms = Some(t.tv_sec * 1000 + t.tv_usec / 1000);
     }
     if o.ret.is_ok() {
+        o.fd_sets = Some(std::array::from_fn(|i| super::fdset::members(&fdsets[i])));
         o.sets = Some(std::array::from_fn(|i| {
             sets[i]
                 .iter()

@@ -62,6 +62,8 @@ pub(crate) fn value(category: Category, name: &str) -> Option<i64> {
             "APPLETALK" => libc::AF_APPLETALK.into(),
             "AX25" => libc::AF_AX25.into(),
             "IPX" => libc::AF_IPX.into(),
+            "VSOCK" => libc::AF_VSOCK.into(),
+            "XDP" => libc::AF_XDP.into(),
             _ => return None,
         },
         Category::SocketType => match name.as_str() {
@@ -232,6 +234,8 @@ fn constant_value(name: &str) -> Option<i64> {
         "INADDR_ANY" => INADDR_ANY.into(),
         "INADDR_LOOPBACK" => INADDR_LOOPBACK.into(),
         "HOST_NAME_MAX" => HOST_NAME_MAX.into(),
+        "AF_VSOCK" | "PF_VSOCK" => AF_VSOCK.into(),
+        "AF_XDP" | "PF_XDP" => AF_XDP.into(),
         _ => return None,
     };
     Some(v)

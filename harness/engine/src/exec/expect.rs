@@ -307,6 +307,25 @@ impl Judge<'_> {
                 Err(e) => Some(Self::failed(e)),
                 Ok(_) => super::content::check(check, data, std::time::SystemTime::now()),
             },
+            Value::Creds { pid, uid, gid } => match (o.ret, o.opt) {
+                (Err(e), _) => Some(Self::failed(e)),
+                (Ok(_), Some(OptVal::Ucred(p, u, g))) => {
+                    // SO_PEERCRED reports effective ids (cred_to_ucred in net/core/sock.c).
+                    let me = (
+                        i64::from(std::process::id()),
+                        i64::from(nix::unistd::geteuid().as_raw()),
+                        i64::from(nix::unistd::getegid().as_raw()),
+                    );
+                    let ok = |c: &CredMatch, got: i64, mine: i64| match c {
+                        CredMatch::Any => true,
+                        CredMatch::SelfId => got == mine,
+                        CredMatch::Value(v) => got == *v,
+                    };
+                    (!(ok(pid, p.into(), me.0) && ok(uid, u.into(), me.1) && ok(gid, g.into(), me.2)))
+                        .then(|| format!("the option is creds(pid={p}, uid={u}, gid={g}); this process is pid={}, uid={}, gid={}", me.0, me.1, me.2))
+                }
+                _ => Some("the option is not a ucred structure".to_string()),
+            },
             Value::Stat { kind, mode } => match (o.ret, o.stat_mode) {
                 (Err(e), _) => Some(Self::failed(e)),
                 (Ok(_), Some(m)) => {
@@ -484,6 +503,12 @@ impl Judge<'_> {
             Modifier::Remaining(im) => match o.remaining_ms {
                 None => Some("no remaining time was written back".to_string()),
                 Some(ms) => (!int_matches(im, ms)).then(|| format!("remaining is {ms}ms")),
+            },
+            Modifier::AddrLen(im) => match o.addrlen {
+                None => {
+                    Some("no address length was written back (only accept has one)".to_string())
+                }
+                Some(n) => (!int_matches(im, n.into())).then(|| format!("addrlen is {n}")),
             },
         })
     }

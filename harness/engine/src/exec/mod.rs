@@ -7,12 +7,14 @@
 //! is reported as an [`Event`] before and after it runs.
 
 mod addr;
+mod addrlen;
 mod bytes;
 mod call;
 mod consts;
 mod content;
 mod context;
 mod expect;
+mod fdset;
 mod pending;
 mod prepare;
 mod render;

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use sockspec_lang::symbols::Category;
 use sockspec_lang::{
-    AddrExpr, FcntlArg, Flags, Ident, IntOrSym, Op, OptValue, Payload, PortExpr, Sym, Timeout,
+    AddrExpr, AddrLen, FcntlArg, Flags, Ident, IntOrSym, Nfds, Op, OptValue, Payload, PortExpr,
+    SetArg, Sym, Timeout,
 };
 
 use super::addr::{v4, v6, Addr, AddrStyle};
@@ -248,17 +249,30 @@ impl Resolver<'_> {
                     format!("listen({s}, {backlog})"),
                 )
             }
-            Op::Accept { sock, flags: f } => {
+            Op::Accept {
+                sock,
+                flags: f,
+                addrlen,
+            } => {
                 let (fd, s) = self.fd(sock, &mut h)?;
-                let extra = if f.names.is_empty() {
+                let mut extra = if f.names.is_empty() {
                     String::new()
                 } else {
                     format!(", {}", flags_written(f))
+                };
+                let given = match addrlen {
+                    None => None,
+                    Some(a) => {
+                        let n = accept_len(a)?;
+                        extra.push_str(&format!(", addrlen={n}"));
+                        Some(n)
+                    }
                 };
                 (
                     Prepared::Accept {
                         fd,
                         flags: flags(Category::SocketType, f)? as i32,
+                        addrlen: given,
                     },
                     format!("accept({s}{extra})"),
                 )
@@ -578,8 +592,20 @@ impl Resolver<'_> {
             } => {
                 let mut sets: [Vec<(String, i32)>; 3] = Default::default();
                 let mut shown: [Vec<String>; 3] = Default::default();
-                for (i, list) in [read, write, except].into_iter().enumerate() {
-                    for id in list {
+                let mut named: [Option<String>; 3] = Default::default();
+                for (i, arg) in [read, write, except].into_iter().enumerate() {
+                    if let SetArg::Named(id) = arg {
+                        let fds = self.table.sets.members(id)?;
+                        named[i] = Some(super::fdset::shown(self.table, &id.name, &fds));
+                        for fd in fds {
+                            let name = self
+                                .table
+                                .name_of(fd)
+                                .map_or_else(|| format!("fd{fd}"), str::to_string);
+                            sets[i].push((name, fd));
+                        }
+                    }
+                    for id in arg.handles() {
                         let (fd, s) = self.fd(id, &mut h)?;
                         let fd = if fd == CLOSED_FD {
                             closed_select_fd()?
@@ -611,12 +637,32 @@ impl Resolver<'_> {
                     .map(|(_, fd)| fd + 1)
                     .max()
                     .unwrap_or(0);
-                let n = nfds.map_or(max, |n| n as i32);
+                let n = match nfds {
+                    None => max,
+                    Some(Nfds::Int(n)) => *n as i32,
+                    Some(Nfds::FdOf { handle, plus }) => {
+                        let fd = self.table.fd(handle)?;
+                        if fd == CLOSED_FD {
+                            return Err(HarnessError::Other(format!(
+                                "`{}` is closed: fd({}) has no number",
+                                handle.name, handle.name
+                            )));
+                        }
+                        h.push(handle.name.clone());
+                        (i64::from(fd) + plus).clamp(i64::from(i32::MIN), i64::from(i32::MAX))
+                            as i32
+                    }
+                };
+                let set_text = |i: usize| {
+                    named[i]
+                        .clone()
+                        .unwrap_or_else(|| format!("[{}]", shown[i].join(", ")))
+                };
                 let text = format!(
-                    "select(nfds={n}, [{}], [{}], [{}], {tt})",
-                    shown[0].join(", "),
-                    shown[1].join(", "),
-                    shown[2].join(", ")
+                    "select(nfds={n}, {}, {}, {}, {tt})",
+                    set_text(0),
+                    set_text(1),
+                    set_text(2)
                 );
                 (
                     Prepared::Select {
@@ -732,7 +778,26 @@ impl Resolver<'_> {
                     format!("server_fact({})", fact.name()),
                 )
             }
-            Op::Pair { .. } | Op::Close { .. } | Op::Signal { .. } => {
+            Op::DirEntries => {
+                // Outside isolation the directory is shared by every case of the run, so a
+                // count would depend on what other cases do at the same moment.
+                if !self.ctx.facts.isolated {
+                    return Err(HarnessError::Other(
+                        "dir_entries() needs a private directory of the case's own: add `needs isolation`".into(),
+                    ));
+                }
+                (
+                    Prepared::DirEntries(self.ctx.private_dir.clone()),
+                    "dir_entries()".to_string(),
+                )
+            }
+            Op::Pair { .. }
+            | Op::Close { .. }
+            | Op::Signal { .. }
+            | Op::FdZero { .. }
+            | Op::FdSet { .. }
+            | Op::FdClr { .. }
+            | Op::FdIsset { .. } => {
                 return Err(HarnessError::Other(
                     "this call is carried out by the runner".into(),
                 ))
@@ -779,6 +844,23 @@ fn closed_select_fd() -> Result<i32, HarnessError> {
                 "no free descriptor below FD_SETSIZE to stand in for a closed handle".into(),
             )
         })
+}
+
+/// The length `accept(l, addrlen=N)` passes: at most the `sockaddr_storage` the engine gives
+/// the kernel, so the kernel never writes past the buffer.
+fn accept_len(a: &AddrLen) -> Result<u32, HarnessError> {
+    let n = match a {
+        AddrLen::Int(n) => *n,
+        AddrLen::Sizeof(ty) => super::consts::value(Category::CType, &ty.name)
+            .ok_or_else(|| HarnessError::Other(format!("no size known for `{}`", ty.name)))?,
+    };
+    let cap = super::addrlen::STORAGE_LEN as i64;
+    if !(0..=cap).contains(&n) {
+        return Err(HarnessError::Other(format!(
+            "addrlen={n} does not fit the {cap}-byte sockaddr_storage the engine passes"
+        )));
+    }
+    Ok(n as u32)
 }
 
 /// A C string from scenario text; an interior NUL is the scenario's mistake.

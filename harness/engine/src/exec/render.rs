@@ -87,10 +87,16 @@ pub(crate) fn result_text(op: &Op, o: &Observed, style: &AddrStyle<'_>) -> Strin
 fn ok_text(op: &Op, v: i64, o: &Observed, style: &AddrStyle<'_>) -> String {
     match op {
         Op::Socket { .. } | Op::Dup { .. } => format!("fd{v}"),
-        Op::Accept { .. } => match &o.addr {
-            Some(a) => format!("fd{v} from {}", a.render(style)),
-            None => format!("fd{v}"),
-        },
+        Op::Accept { .. } => {
+            let len = o
+                .addrlen
+                .map(|n| format!(" addrlen {n}"))
+                .unwrap_or_default();
+            match &o.addr {
+                Some(a) => format!("fd{v} from {}{len}", a.render(style)),
+                None => format!("fd{v}{len}"),
+            }
+        }
         Op::Socketpair { .. } | Op::Pipe => {
             let fds: Vec<String> = o
                 .new_fds

@@ -255,7 +255,13 @@ impl<'a> Run<'a> {
         };
         let special = matches!(
             call.op,
-            Op::Pair { .. } | Op::Close { .. } | Op::Signal { .. }
+            Op::Pair { .. }
+                | Op::Close { .. }
+                | Op::Signal { .. }
+                | Op::FdZero { .. }
+                | Op::FdSet { .. }
+                | Op::FdClr { .. }
+                | Op::FdIsset { .. }
         );
         if blocks && special {
             return self.harness_error(
@@ -302,6 +308,12 @@ impl<'a> Run<'a> {
                     format!("signal({}, {})", sig.name, action.name),
                     Vec::new(),
                 )
+            }
+            op @ (Op::FdZero { .. } | Op::FdSet { .. } | Op::FdClr { .. } | Op::FdIsset { .. }) => {
+                match super::fdset::perform(op, &mut self.table) {
+                    Ok(done) => done,
+                    Err(e) => return self.harness_error(rec, step, e),
+                }
             }
             op => {
                 let resolver = Resolver {
@@ -553,6 +565,7 @@ impl<'a> Run<'a> {
             | Op::Sendto { sock, .. }
             | Op::Sendmsg { sock, .. }
             | Op::Send { sock, .. } => self.refresh_local(&sock.name),
+            Op::Select { .. } => super::fdset::write_back(op, obs, &mut self.table),
             _ => {}
         }
     }
@@ -715,6 +728,7 @@ impl<'a> Run<'a> {
                     Prepared::Accept {
                         fd: l.as_raw_fd(),
                         flags: 0,
+                        addrlen: None,
                     },
                 )?
                 .new_fds

@@ -28,6 +28,8 @@ pub(crate) struct Table {
     /// Descriptors no name owns (a rebound name's old descriptor, unclaimed SCM_RIGHTS);
     /// kept open like the C program would, and closed at the end.
     stray: Vec<OwnedFd>,
+    /// The case's named fd_sets (`FD_ZERO(rs)`), a namespace apart from handles.
+    pub(crate) sets: super::fdset::FdSets,
 }
 
 impl Table {
@@ -92,6 +94,14 @@ impl Table {
             .values()
             .any(|h| h.fd.as_ref().is_some_and(|f| f.as_raw_fd() == fd))
             || self.stray.iter().any(|f| f.as_raw_fd() == fd)
+    }
+
+    /// The name of the handle that owns descriptor `fd` now, if any.
+    pub(crate) fn name_of(&self, fd: RawFd) -> Option<&str> {
+        self.handles
+            .iter()
+            .find(|(_, h)| h.fd.as_ref().is_some_and(|f| f.as_raw_fd() == fd))
+            .map(|(n, _)| n.as_str())
     }
 
     /// Closes every descriptor.
