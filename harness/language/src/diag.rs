@@ -157,6 +157,11 @@ pub(crate) enum Mistake {
         value: i128,
         range: &'static str,
     },
+    #[error("unknown process `{name}`")]
+    UnknownProcess {
+        name: String,
+        suggestion: Option<String>,
+    },
 }
 
 /// "an errno", "a socket type": the category with its article, for labels.
@@ -223,6 +228,7 @@ impl Mistake {
             Mistake::BadWindow { .. } => "bad-window",
             Mistake::OutOfRange { .. } => "out-of-range",
             Mistake::TooDeep => "too-deep",
+            Mistake::UnknownProcess { .. } => "unknown-process",
         }
     }
 
@@ -297,6 +303,7 @@ impl Mistake {
             Mistake::BadWindow { label, .. } => (*label).into(),
             Mistake::OutOfRange { range, .. } => format!("expected {range}"),
             Mistake::TooDeep => "nesting stops here".into(),
+            Mistake::UnknownProcess { .. } => "no process of this name is spawned above".into(),
         }
     }
 
@@ -388,6 +395,8 @@ impl Mistake {
             Mistake::BadWindow { help, .. } => Some(help.clone()),
             Mistake::OutOfRange { .. } => None,
             Mistake::TooDeep => Some("lists and calls nest at most 16 deep".into()),
+            Mistake::UnknownProcess { name, suggestion } => did_you_mean(suggestion.as_ref())
+                .or_else(|| Some(format!("start it first, e.g. `{name} = spawn([\"cat\"], stdin=s, stdout=s)`"))),
         }
     }
 }

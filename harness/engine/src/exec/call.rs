@@ -192,6 +192,17 @@ pub(crate) enum Prepared {
     Getservbyport(i64, CString),
     Gethostname(usize),
     Gethostbyname(String),
+    /// `wait(p)`: the pidfd of a spawned child.
+    Wait {
+        pidfd: RawFd,
+    },
+    /// `kill(p, SIG)`.
+    Kill {
+        pidfd: RawFd,
+        sig: i32,
+    },
+    /// `children()`.
+    Children,
 }
 
 /// Everything a call returned.
@@ -225,6 +236,8 @@ pub(crate) struct Observed {
     pub timed_out: Option<String>,
     /// Something worth showing in the transcript.
     pub note: Option<String>,
+    /// `wait`: the signal that killed the process (its exit status is then meaningless).
+    pub exit_signal: Option<i32>,
 }
 
 impl Observed {
@@ -245,6 +258,7 @@ impl Observed {
             took: Duration::ZERO,
             timed_out: None,
             note: None,
+            exit_signal: None,
         }
     }
 }
@@ -556,6 +570,9 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
                 }
             }
         }
+        Prepared::Wait { pidfd } => super::process::wait(&mut o, *pidfd, deadline),
+        Prepared::Kill { pidfd, sig } => super::process::kill(&mut o, *pidfd, *sig),
+        Prepared::Children => super::process::children(&mut o),
         Prepared::Chmod(p, mode) => {
             // SAFETY: `p` is a NUL-terminated path.
             o.ret = cvt(unsafe { libc::chmod(p.as_ptr(), *mode as libc::mode_t) }.into());

@@ -15,6 +15,7 @@ mod context;
 mod expect;
 mod pending;
 mod prepare;
+mod process;
 mod render;
 mod run;
 mod signals;

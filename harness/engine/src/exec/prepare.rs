@@ -732,7 +732,13 @@ impl Resolver<'_> {
                     format!("server_fact({})", fact.name()),
                 )
             }
-            Op::Pair { .. } | Op::Close { .. } | Op::Signal { .. } => {
+            Op::Pair { .. }
+            | Op::Close { .. }
+            | Op::Signal { .. }
+            | Op::Spawn { .. }
+            | Op::Wait { .. }
+            | Op::Kill { .. }
+            | Op::Children => {
                 return Err(HarnessError::Other(
                     "this call is carried out by the runner".into(),
                 ))
