@@ -500,6 +500,29 @@ pub enum Op {
     /// `dir_entries()`: how many entries the case's private directory (where `path("x")`
     /// lives) holds.
     DirEntries,
+    /// `p = spawn(["prog", "arg", fd(h)], stdin=h, stdout=h, stderr=h)`: fork and exec a
+    /// program found in PATH; each given handle becomes the child's fd 0, 1 or 2 (the others
+    /// are `/dev/null`), and every descriptor not marked close-on-exec is inherited as well,
+    /// as after fork + exec in C. Binds a process name, not a descriptor.
+    Spawn {
+        argv: Vec<ArgvItem>,
+        stdin: Option<Ident>,
+        stdout: Option<Ident>,
+        stderr: Option<Ident>,
+    },
+    /// `wait(p)`: waits (bounded by the case deadline) for a spawned process to end and reaps
+    /// it; the result is its exit status, or the signal that killed it.
+    Wait {
+        proc: Ident,
+    },
+    /// `kill(p, SIGTERM)`: sends a signal to a spawned process.
+    Kill {
+        proc: Ident,
+        sig: Sym,
+    },
+    /// `children()`: how many children of the case process are alive (not zombies), as the
+    /// kernel lists them in `/proc/self/task/*/children`.
+    Children,
 }
 
 /// The length `accept(l, addrlen=N)` passes in `*addrlen`.
@@ -537,6 +560,15 @@ pub enum Nfds {
     Int(i64),
     /// `nfds=fd(h)` or `nfds=fd(h)+1`: the descriptor number of a handle, plus an offset.
     FdOf { handle: Ident, plus: i64 },
+}
+
+/// One word of a `spawn` argument vector.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgvItem {
+    /// `"text"`, passed as written.
+    Str(String),
+    /// `fd(h)`: the descriptor number of a handle, in decimal, as the child sees it too.
+    Fd(Ident),
 }
 
 /// What `server_fact(NAME)` measures about the server under test.

@@ -166,6 +166,11 @@ pub(crate) enum Mistake {
         name: String,
         suggestion: Option<String>,
     },
+    #[error("unknown process `{name}`")]
+    UnknownProcess {
+        name: String,
+        suggestion: Option<String>,
+    },
 }
 
 /// "an errno", "a socket type": the category with its article, for labels.
@@ -235,6 +240,7 @@ impl Mistake {
             Mistake::SetAsHandle { .. } => "set-as-handle",
             Mistake::HandleAsSet { .. } => "handle-as-set",
             Mistake::UnknownFdSet { .. } => "unknown-fd-set",
+            Mistake::UnknownProcess { .. } => "unknown-process",
         }
     }
 
@@ -312,6 +318,7 @@ impl Mistake {
             Mistake::SetAsHandle { .. } => "expected a handle here; this name is an fd_set".into(),
             Mistake::HandleAsSet { .. } => "expected an fd_set here; this name is a handle".into(),
             Mistake::UnknownFdSet { .. } => "no fd_set of this name is declared above".into(),
+            Mistake::UnknownProcess { .. } => "no process of this name is spawned above".into(),
         }
     }
 
@@ -411,6 +418,8 @@ impl Mistake {
             )),
             Mistake::UnknownFdSet { name, suggestion } => did_you_mean(suggestion.as_ref())
                 .or_else(|| Some(format!("declare it first: `FD_ZERO({name})`"))),
+            Mistake::UnknownProcess { name, suggestion } => did_you_mean(suggestion.as_ref())
+                .or_else(|| Some(format!("start it first, e.g. `{name} = spawn([\"cat\"], stdin=s, stdout=s)`"))),
         }
     }
 }

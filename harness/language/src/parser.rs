@@ -90,6 +90,8 @@ enum Returns {
     Nothing,
     One,
     Two,
+    /// A process name (`p = spawn(...)`), given to `wait` and `kill`, never a descriptor.
+    Process,
 }
 
 struct CallSpec {
@@ -288,6 +290,16 @@ const CALLS: &[CallSpec] = &[
     spec("FD_CLR", "FD_CLR(h, set)", 2, 2, Returns::Nothing),
     spec("FD_ISSET", "FD_ISSET(h, set)", 2, 2, Returns::Nothing),
     spec("dir_entries", "dir_entries()", 0, 0, Returns::Nothing),
+    spec(
+        "spawn",
+        "spawn([\"program\", ARG...][, stdin=h][, stdout=h][, stderr=h])",
+        1,
+        4,
+        Returns::Process,
+    ),
+    spec("wait", "wait(p)", 1, 1, Returns::Nothing),
+    spec("kill", "kill(p, SIGNAL)", 2, 2, Returns::Nothing),
+    spec("children", "children()", 0, 0, Returns::Nothing),
 ];
 
 /// The bare words an expectation may use for a [`ContentCheck`].
@@ -358,6 +370,8 @@ fn ctx_of(op: &Op) -> Ctx {
         | Op::Accept { .. }
         | Op::Gethostbyname { .. } => Ctx::Addr,
         Op::Fcntl { .. } => Ctx::Flags(Category::FileFlag),
+        // A process killed by a signal is written with the signal's name (`= SIGTERM`).
+        Op::Wait { .. } => Ctx::Flags(Category::ProcSignal),
         Op::Getsockopt { opt, .. } => match opt.name.as_str() {
             "SO_TYPE" => Ctx::Flags(Category::SocketType),
             "SO_DOMAIN" => Ctx::Flags(Category::Domain),
@@ -464,6 +478,8 @@ struct Parser<'s> {
     flavours_declared: bool,
     /// Bound handle names, in binding order (for "did you mean").
     handles: Vec<String>,
+    /// Process names bound by `spawn`, for `wait` and `kill`.
+    processes: Vec<String>,
     /// Names bound on lines that failed: never reported again, so one mistake is one error.
     poisoned: HashSet<String>,
     pending: Vec<Pending>,
@@ -531,6 +547,7 @@ impl<'s> Parser<'s> {
             body_started: false,
             flavours_declared: false,
             handles: Vec::new(),
+            processes: Vec::new(),
             poisoned: HashSet::new(),
             pending: Vec::new(),
             last: Last::Nothing,
@@ -1062,6 +1079,9 @@ impl<'s> Parser<'s> {
                 default: self.expect(cur, ctx)?,
                 when: Vec::new(),
             };
+            if matches!(call.op, Op::Spawn { .. }) {
+                self.check_spawn_expect(&clause.default);
+            }
             if blocks {
                 self.push(Mistake::BlocksWithExpectation, eq.to(clause.default.span));
             }
@@ -1077,6 +1097,22 @@ impl<'s> Parser<'s> {
         }
         self.expect_end(cur, "the end of the statement")?;
         Ok((call, spec, expect, blocks))
+    }
+
+    /// A process id is never compared: `spawn` succeeds (`ok`) or fails with an errno.
+    fn check_spawn_expect(&mut self, expect: &Expect) {
+        for alt in &expect.alternatives {
+            if !matches!(alt.value, Value::Ok | Value::Errno(_)) {
+                self.push(
+                    Mistake::WrongArgument {
+                        expected: "`ok` or `-1 ERRNO`".into(),
+                        found: "another value".into(),
+                        help: Some("a process id differs from run to run: write `= ok`, or `= -1 ENOENT` for a missing program".into()),
+                    },
+                    alt.span,
+                );
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1109,11 +1145,19 @@ impl<'s> Parser<'s> {
         }
         let ok = match (spec.returns, binds.len()) {
             (_, 0) | (Returns::One, 1) | (Returns::Two, 2) => true,
+            (Returns::Process, 1) => {
+                let name = &binds[0].name;
+                self.handles.retain(|h| h != name);
+                if !self.processes.contains(name) {
+                    self.processes.push(name.clone());
+                }
+                return;
+            }
             (Returns::Nothing, _) => {
                 self.push(Mistake::NothingToBind { call: spec.name }, binds_span);
                 false
             }
-            (Returns::One, given) => {
+            (Returns::One | Returns::Process, given) => {
                 self.push(
                     Mistake::BindingCount {
                         call: spec.name,
@@ -1155,6 +1199,7 @@ impl<'s> Parser<'s> {
 
     fn add_handle(&mut self, name: &str) {
         self.pending.retain(|p| p.name != name);
+        self.processes.retain(|p| p != name);
         if !self.handles.iter().any(|h| h == name) {
             self.handles.push(name.to_string());
         }
@@ -1575,6 +1620,19 @@ impl<'s> Parser<'s> {
             self.push(
                 Mistake::SetAsHandle {
                     name: name.to_string(),
+                },
+                span,
+            );
+            return;
+        }
+        if self.processes.iter().any(|p| p == name) {
+            self.push(
+                Mistake::WrongArgument {
+                    expected: "a handle".into(),
+                    found: format!("`{name}`, a process"),
+                    help: Some(
+                        "a process from `spawn` is only given to `wait` and `kill`; pass it a handle as `stdin=h` to share a descriptor".into(),
+                    ),
                 },
                 span,
             );
@@ -2639,8 +2697,121 @@ impl<'s> Parser<'s> {
                 }
             }
             "dir_entries" => Op::DirEntries,
+            "spawn" => self.spawn(args),
+            "wait" => Op::Wait {
+                proc: self.process(&args[0]),
+            },
+            "kill" => Op::Kill {
+                proc: self.process(&args[0]),
+                sig: self.sym(&args[1], Category::ProcSignal),
+            },
+            "children" => Op::Children,
             _ => return Err(Bail),
         })
+    }
+
+    /// `spawn(["prog", "arg", fd(h)], stdin=h, stdout=h, stderr=h)`.
+    fn spawn(&mut self, args: &[Arg]) -> Op {
+        let argv = match &args[0].kind {
+            ArgKind::List(items) if !items.is_empty() => items
+                .iter()
+                .map(|item| match &item.kind {
+                    ArgKind::Str(b) => ArgvItem::Str(String::from_utf8_lossy(b).into_owned()),
+                    ArgKind::Func(f, inner) if f == "fd" => {
+                        match self.func_args(item, inner, 1, "fd", "fd(h)") {
+                            Some([h]) => ArgvItem::Fd(self.handle(h)),
+                            _ => ArgvItem::Str(String::new()),
+                        }
+                    }
+                    _ => self.wrong(
+                        item,
+                        "a string or `fd(h)`",
+                        Some("each word of the command is a string in quotes; `fd(h)` passes a descriptor's number".into()),
+                        ArgvItem::Str(String::new()),
+                    ),
+                })
+                .collect(),
+            _ => self.wrong(
+                &args[0],
+                "the command as a list `[\"program\", \"arg\", ...]`",
+                Some("the first word names the program, found in PATH: `spawn([\"cat\"], stdin=s, stdout=s)`".into()),
+                Vec::new(),
+            ),
+        };
+        let mut stdio: [Option<Ident>; 3] = [None, None, None];
+        for arg in &args[1..] {
+            let slot = match &arg.kind {
+                ArgKind::Keyed(k, v) => match k.as_str() {
+                    "stdin" => Some((0, v)),
+                    "stdout" => Some((1, v)),
+                    "stderr" => Some((2, v)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some((i, v)) = slot else {
+                self.wrong(
+                    arg,
+                    "`stdin=h`, `stdout=h` or `stderr=h`",
+                    Some("the child's standard descriptors are given by name; the ones not given are /dev/null".into()),
+                    (),
+                );
+                continue;
+            };
+            if stdio[i].is_some() {
+                self.wrong(arg, "each of `stdin`, `stdout`, `stderr` once", None, ());
+                continue;
+            }
+            stdio[i] = Some(self.handle(v));
+        }
+        let [stdin, stdout, stderr] = stdio;
+        Op::Spawn {
+            argv,
+            stdin,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// A process name bound by `spawn`.
+    fn process(&mut self, arg: &Arg) -> Ident {
+        let ArgKind::Name(n) = &arg.kind else {
+            return self.wrong(
+                arg,
+                "a process",
+                Some("a process is a name bound by `p = spawn([...])`".into()),
+                Ident {
+                    name: String::new(),
+                    span: arg.span,
+                },
+            );
+        };
+        let id = Ident {
+            name: n.clone(),
+            span: arg.span,
+        };
+        if self.processes.contains(n) || self.poisoned.contains(n) {
+            return id;
+        }
+        if self.handles.contains(n) {
+            return self.wrong(
+                arg,
+                "a process",
+                Some(format!(
+                    "`{n}` is a descriptor; `wait` and `kill` take a name bound by `p = spawn([...])`"
+                )),
+                id,
+            );
+        }
+        let suggestion = closest(n, self.processes.iter().map(String::as_str));
+        self.push(
+            Mistake::UnknownProcess {
+                name: n.clone(),
+                suggestion,
+            },
+            arg.span,
+        );
+        id
     }
 
     fn sendmsg(&mut self, args: &[Arg]) -> Op {
@@ -4049,5 +4220,73 @@ mod tests {
             }
         );
         assert_eq!(op("dir_entries()"), Op::DirEntries);
+    }
+
+    #[test]
+    fn process_calls() {
+        match op("p = spawn([\"cat\"], stdin=s, stdout=s)\n") {
+            Op::Spawn {
+                argv,
+                stdin,
+                stdout,
+                stderr,
+            } => {
+                assert_eq!(argv, vec![ArgvItem::Str("cat".into())]);
+                assert_eq!(stdin.map(|i| i.name), Some("s".to_string()));
+                assert_eq!(stdout.map(|i| i.name), Some("s".to_string()));
+                assert_eq!(stderr, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        match op("p = spawn([\"sh\", \"-c\", \"x\", \"sh\", fd(l)])\n") {
+            Op::Spawn { argv, .. } => {
+                assert!(matches!(&argv[4], ArgvItem::Fd(id) if id.name == "l"))
+            }
+            other => panic!("{other:?}"),
+        }
+        match value("p = spawn([\"true\"])\nwait(p) = SIGTERM\n") {
+            Value::Flags(fm) => assert_eq!(names(&fm.names), vec!["SIGTERM"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            op("p = spawn([\"true\"])\nkill(p, SIGKILL) = 0\n"),
+            Op::Kill { .. }
+        ));
+        assert_eq!(op("children() = 0\n"), Op::Children);
+        assert!(codes("p = spawn([\"true\"])\nx = wait(p) blocks\nawait x = 0\n").is_empty());
+    }
+
+    #[test]
+    fn process_mistakes() {
+        // A process is not a descriptor, a descriptor is not a process.
+        assert_eq!(
+            codes("p = spawn([\"true\"])\nsend(p, \"x\")\n"),
+            vec!["wrong-argument"]
+        );
+        assert_eq!(codes("wait(s)\n"), vec!["wrong-argument"]);
+        assert_eq!(codes("wait(q)\n"), vec!["unknown-process"]);
+        // A pid is never compared as a number.
+        assert_eq!(codes("p = spawn([\"true\"]) = 5\n"), vec!["wrong-argument"]);
+        assert!(codes("p = spawn([\"nope\"]) = -1 ENOENT\n").is_empty());
+        assert_eq!(codes("p = spawn(\"cat\")\n"), vec!["wrong-argument"]);
+        assert_eq!(codes("p = spawn([])\n"), vec!["wrong-argument"]);
+        assert_eq!(
+            codes("p = spawn([\"cat\"], input=s)\n"),
+            vec!["wrong-argument"]
+        );
+        assert_eq!(
+            codes("p = spawn([\"cat\"], stdin=s, stdin=c)\n"),
+            vec!["wrong-argument"]
+        );
+        assert_eq!(codes("p = spawn([\"cat\", 3])\n"), vec!["wrong-argument"]);
+        assert_eq!(codes("p, q = spawn([\"cat\"])\n"), vec!["binding-count"]);
+        assert_eq!(
+            codes("p = spawn([\"true\"])\nkill(p, SIGSTOP)\n"),
+            vec!["unknown-symbol"]
+        );
+        assert_eq!(
+            codes("p = spawn([\"true\"])\nwait(p) = SIGTREM\n"),
+            vec!["unknown-symbol"]
+        );
     }
 }

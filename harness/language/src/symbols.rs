@@ -24,6 +24,8 @@ pub enum Category {
     CType,
     /// Named constants `constant(...)` reports.
     Constant,
+    /// Signals `kill(p, SIG)` sends and `wait(p)` reports a process killed by.
+    ProcSignal,
 }
 
 impl Category {
@@ -47,6 +49,7 @@ impl Category {
             Category::FileType => "file type",
             Category::CType => "C type",
             Category::Constant => "constant",
+            Category::ProcSignal => "signal",
         }
     }
 
@@ -69,6 +72,7 @@ impl Category {
             Category::FileType => FILE_TYPES,
             Category::CType => C_TYPES,
             Category::Constant => CONSTANTS,
+            Category::ProcSignal => PROC_SIGNALS,
         }
     }
 
@@ -351,6 +355,13 @@ pub const CONSTANTS: &[&str] = &[
     "AF_XDP",
     "PF_VSOCK",
     "PF_XDP",
+];
+
+/// The signals a process may be sent or die of; `SIGSTOP` and `SIGCONT` are left out, since
+/// `wait` only reports processes that ended.
+pub const PROC_SIGNALS: &[&str] = &[
+    "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGABRT", "SIGKILL", "SIGSEGV", "SIGPIPE", "SIGALRM",
+    "SIGTERM", "SIGUSR1", "SIGUSR2",
 ];
 
 pub const FILE_TYPES: &[&str] = &["S_IFSOCK", "S_IFREG", "S_IFDIR", "S_IFIFO"];

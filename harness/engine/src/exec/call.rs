@@ -196,6 +196,17 @@ pub(crate) enum Prepared {
     Gethostbyname(String),
     /// `dir_entries()`: the case's private directory.
     DirEntries(std::path::PathBuf),
+    /// `wait(p)`: the pidfd of a spawned child.
+    Wait {
+        pidfd: RawFd,
+    },
+    /// `kill(p, SIG)`.
+    Kill {
+        pidfd: RawFd,
+        sig: i32,
+    },
+    /// `children()`.
+    Children,
 }
 
 /// Everything a call returned.
@@ -234,6 +245,8 @@ pub(crate) struct Observed {
     /// Every descriptor left in select's read, write and except sets after the call (named
     /// sets are rewritten from these).
     pub fd_sets: Option<[Vec<RawFd>; 3]>,
+    /// `wait`: the signal that killed the process (its exit status is then meaningless).
+    pub exit_signal: Option<i32>,
 }
 
 impl Observed {
@@ -256,6 +269,7 @@ impl Observed {
             note: None,
             addrlen: None,
             fd_sets: None,
+            exit_signal: None,
         }
     }
 }
@@ -572,6 +586,9 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
             }
             Err(e) => o.ret = Err(e.raw_os_error().unwrap_or(libc::EIO)),
         },
+        Prepared::Wait { pidfd } => super::process::wait(&mut o, *pidfd, deadline),
+        Prepared::Kill { pidfd, sig } => super::process::kill(&mut o, *pidfd, *sig),
+        Prepared::Children => super::process::children(&mut o),
         Prepared::Chmod(p, mode) => {
             // SAFETY: `p` is a NUL-terminated path.
             o.ret = cvt(unsafe { libc::chmod(p.as_ptr(), *mode as libc::mode_t) }.into());

@@ -35,12 +35,13 @@ pub(crate) fn all_categories() -> Vec<Category> {
         FileType,
         CType,
         Constant,
+        ProcSignal,
     ];
     for c in all {
         match c {
             Domain | SocketType | Protocol | Errno | MsgFlag | PollFlag | ShutHow | Level
             | SockOpt | FcntlCmd | FileFlag | Ioctl | Signal | SignalAction | FileType | CType
-            | Constant => {}
+            | Constant | ProcSignal => {}
         }
     }
     all.to_vec()
@@ -194,6 +195,21 @@ pub(crate) fn value(category: Category, name: &str) -> Option<i64> {
             }) as i64
         }
         Category::Constant => constant_value(&name)?,
+        Category::ProcSignal => match name.as_str() {
+            "SIGHUP" => libc::SIGHUP.into(),
+            "SIGINT" => libc::SIGINT.into(),
+            "SIGQUIT" => libc::SIGQUIT.into(),
+            "SIGILL" => libc::SIGILL.into(),
+            "SIGABRT" => libc::SIGABRT.into(),
+            "SIGKILL" => libc::SIGKILL.into(),
+            "SIGSEGV" => libc::SIGSEGV.into(),
+            "SIGPIPE" => libc::SIGPIPE.into(),
+            "SIGALRM" => libc::SIGALRM.into(),
+            "SIGTERM" => libc::SIGTERM.into(),
+            "SIGUSR1" => libc::SIGUSR1.into(),
+            "SIGUSR2" => libc::SIGUSR2.into(),
+            _ => return None,
+        },
         Category::FileType => match name.as_str() {
             "S_IFSOCK" => libc::S_IFSOCK.into(),
             "S_IFREG" => libc::S_IFREG.into(),

@@ -102,6 +102,9 @@ impl Judge<'_> {
         o: &Observed,
         signals_before: &Snapshot,
     ) -> Result<Verdict, HarnessError> {
+        if let (Some(t), Op::Wait { .. }) = (&o.timed_out, op) {
+            return Ok(Verdict::Mismatch(format!("the process was {t}")));
+        }
         if let Some(t) = &o.timed_out {
             return Ok(Verdict::Mismatch(format!(
                 "{t}: the peer stopped before the case deadline"
@@ -203,7 +206,43 @@ impl Judge<'_> {
         }
     }
 
+    /// `wait(p) = 0` (exit status) or `= SIGTERM` (killed by a signal).
+    fn wait_value(v: &Value, o: &Observed) -> Result<Option<Option<String>>, HarnessError> {
+        let killed = |sig: i32| {
+            super::consts::name_of(Category::ProcSignal, sig.into())
+                .map_or_else(|| format!("signal {sig}"), str::to_string)
+        };
+        Ok(Some(match (v, o.ret, o.exit_signal) {
+            (Value::Int(_) | Value::Flags(_), Err(e), _) => Some(Self::failed(e)),
+            (Value::Int(_), Ok(_), Some(sig)) => {
+                Some(format!("the process was killed by {}", killed(sig)))
+            }
+            (Value::Int(m), Ok(n), None) => {
+                (!int_matches(m, n)).then(|| format!("the process exited with status {n}"))
+            }
+            (Value::Flags(fm), Ok(n), got) => {
+                let [one] = fm.names.as_slice() else {
+                    return Err(HarnessError::Other(
+                        "a process is killed by one signal, not a set of flags".into(),
+                    ));
+                };
+                let want = sym(Category::ProcSignal, one)? as i32;
+                match got {
+                    Some(sig) if sig == want => None,
+                    Some(sig) => Some(format!("the process was killed by {}", killed(sig))),
+                    None => Some(format!("the process exited with status {n}")),
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
     fn value(&self, op: &Op, v: &Value, o: &Observed) -> Result<Option<String>, HarnessError> {
+        if matches!(op, Op::Wait { .. }) {
+            if let Some(verdict) = Self::wait_value(v, o)? {
+                return Ok(verdict);
+            }
+        }
         let data = o.data.as_deref().unwrap_or_default();
         Ok(match v {
             Value::Ok => o.ret.err().map(Self::failed),

@@ -17,6 +17,7 @@ mod expect;
 mod fdset;
 mod pending;
 mod prepare;
+mod process;
 mod render;
 mod run;
 mod signals;

@@ -797,7 +797,11 @@ impl Resolver<'_> {
             | Op::FdZero { .. }
             | Op::FdSet { .. }
             | Op::FdClr { .. }
-            | Op::FdIsset { .. } => {
+            | Op::FdIsset { .. }
+            | Op::Spawn { .. }
+            | Op::Wait { .. }
+            | Op::Kill { .. }
+            | Op::Children => {
                 return Err(HarnessError::Other(
                     "this call is carried out by the runner".into(),
                 ))

@@ -87,6 +87,13 @@ pub(crate) fn result_text(op: &Op, o: &Observed, style: &AddrStyle<'_>) -> Strin
 fn ok_text(op: &Op, v: i64, o: &Observed, style: &AddrStyle<'_>) -> String {
     match op {
         Op::Socket { .. } | Op::Dup { .. } => format!("fd{v}"),
+        Op::Spawn { .. } => format!("pid{v}"),
+        Op::Wait { .. } if o.timed_out.is_some() => "no exit".to_string(),
+        Op::Wait { .. } => match o.exit_signal {
+            Some(sig) => name_of(Category::ProcSignal, sig.into())
+                .map_or_else(|| format!("signal {sig}"), str::to_string),
+            None => v.to_string(),
+        },
         Op::Accept { .. } => {
             let len = o
                 .addrlen

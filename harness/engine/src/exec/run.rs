@@ -20,6 +20,7 @@ use super::consts::errno_name;
 use super::expect::{choose, Judge, Verdict};
 use super::pending::{self, Pending, Started, SETTLE};
 use super::prepare::{sym, Resolver};
+use super::process::{resolve_spawn, Procs};
 use super::render::result_text;
 use super::signals::{self, Snapshot};
 use super::table::{Table, CLOSED_FD};
@@ -57,6 +58,8 @@ struct Run<'a> {
     /// A `differential` case: statements without `=` only observe (any result, -1
     /// included), so each flavour's behaviour is recorded for comparison.
     observe: bool,
+    /// Processes started by `spawn`; none outlives the case.
+    procs: Procs,
 }
 
 /// Runs the steps of `scenario` in this process and reports each as it starts and ends.
@@ -84,6 +87,7 @@ pub fn execute(
         },
         pairs: 0,
         observe: scenario.meta.differential,
+        procs: Procs::default(),
     };
     let end = match signals::install_defaults() {
         Ok(()) => run.steps(&scenario.steps, sink),
@@ -262,6 +266,7 @@ impl<'a> Run<'a> {
                 | Op::FdSet { .. }
                 | Op::FdClr { .. }
                 | Op::FdIsset { .. }
+                | Op::Spawn { .. }
         );
         if blocks && special {
             return self.harness_error(
@@ -315,13 +320,30 @@ impl<'a> Run<'a> {
                     Err(e) => return self.harness_error(rec, step, e),
                 }
             }
+            Op::Spawn {
+                argv,
+                stdin,
+                stdout,
+                stderr,
+            } => match resolve_spawn(&self.table, argv, [stdin, stdout, stderr]) {
+                Ok(spec) => {
+                    let name = bind.first().map(|b| b.name.as_str());
+                    let o = self.procs.spawn(name, &spec, &self.ctx.private_dir);
+                    (o, spec.text, spec.handles)
+                }
+                Err(e) => return self.harness_error(rec, step, e),
+            },
             op => {
                 let resolver = Resolver {
                     ctx: self.ctx,
                     table: &self.table,
                     abstract_prefix: &self.abstract_prefix,
                 };
-                let res = match resolver.prepare(op, self.ctx.deadline) {
+                let prepared = match op {
+                    Op::Wait { .. } | Op::Kill { .. } | Op::Children => self.procs.prepare(op),
+                    _ => resolver.prepare(op, self.ctx.deadline),
+                };
+                let res = match prepared {
                     Ok(r) => r,
                     Err(e) => return self.harness_error(rec, step, e),
                 };
@@ -776,6 +798,8 @@ impl<'a> Run<'a> {
     /// Wakes calls still pending (by shutting their sockets down), closes every descriptor,
     /// and gives the woken threads a moment to finish.
     fn finish(&mut self) {
+        // Killed children end any pending `wait`, as shut-down sockets end pending receives.
+        self.procs.kill_all();
         let pending: Vec<PendingCall<'a>> = self.pending.drain().map(|(_, p)| p).collect();
         for p in &pending {
             for fd in &p.pending.fds {
@@ -789,5 +813,6 @@ impl<'a> Run<'a> {
         for p in pending {
             p.pending.abandon(ABANDON_GRACE);
         }
+        self.procs.finish();
     }
 }
