@@ -467,3 +467,23 @@ fn the_report_has_one_entry_per_trial_libtest_counts_ignored_ones_as_skips_with_
 fn cases_dir(dir: &tempfile::TempDir) -> String {
     dir.path().display().to_string()
 }
+
+#[test]
+fn descriptors_leaked_into_the_runner_do_not_reach_cases() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = bin();
+    cmd.args(["run", "--cases", &cases_arg("stray-descriptor.sock")])
+        .stdin(Stdio::null());
+    // SAFETY: dup2 and fcntl only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            // As a careless parent would: fd 9 open, without close-on-exec.
+            if libc::dup2(2, 9) < 0 || libc::fcntl(9, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("sockspec runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -79,6 +79,17 @@ pub fn run_case(exe: &Path, spec: &CaseSpec) -> io::Result<ChildRun> {
             let empty: libc::sigset_t = std::mem::zeroed();
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // Descriptors whoever started the runner left open without close-on-exec (a
+            // shell's, a CI agent's) would otherwise reach the case, take descriptor numbers
+            // and be inherited by the programs a case spawns. Marking them close-on-exec
+            // (Linux 5.11+; older kernels keep the old behaviour) drops them at exec, and
+            // keeps std's own close-on-exec error pipe working.
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC as u32,
+            );
             Ok(())
         });
     }
