@@ -157,6 +157,8 @@ pub(crate) enum Mistake {
         value: i128,
         range: &'static str,
     },
+    #[error("`{call}` in a case without `needs isolation`")]
+    NeedsIsolation { call: &'static str },
 }
 
 /// "an errno", "a socket type": the category with its article, for labels.
@@ -223,6 +225,7 @@ impl Mistake {
             Mistake::BadWindow { .. } => "bad-window",
             Mistake::OutOfRange { .. } => "out-of-range",
             Mistake::TooDeep => "too-deep",
+            Mistake::NeedsIsolation { .. } => "needs-isolation",
         }
     }
 
@@ -297,6 +300,9 @@ impl Mistake {
             Mistake::BadWindow { label, .. } => (*label).into(),
             Mistake::OutOfRange { range, .. } => format!("expected {range}"),
             Mistake::TooDeep => "nesting stops here".into(),
+            Mistake::NeedsIsolation { .. } => {
+                "changes the machine unless the case has namespaces of its own".into()
+            }
         }
     }
 
@@ -388,6 +394,11 @@ impl Mistake {
             Mistake::BadWindow { help, .. } => Some(help.clone()),
             Mistake::OutOfRange { .. } => None,
             Mistake::TooDeep => Some("lists and calls nest at most 16 deep".into()),
+            Mistake::NeedsIsolation { .. } => Some(
+                "add `needs isolation` to the header: the case then runs in its own UTS and mount \
+                 namespaces, and is skipped where there are none"
+                    .into(),
+            ),
         }
     }
 }

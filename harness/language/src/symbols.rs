@@ -24,6 +24,8 @@ pub enum Category {
     CType,
     /// Named constants `constant(...)` reports.
     Constant,
+    /// The resolver's `h_errno` values (`HOST_NOT_FOUND`, …).
+    HErrno,
 }
 
 impl Category {
@@ -47,6 +49,7 @@ impl Category {
             Category::FileType => "file type",
             Category::CType => "C type",
             Category::Constant => "constant",
+            Category::HErrno => "h_errno value",
         }
     }
 
@@ -69,6 +72,7 @@ impl Category {
             Category::FileType => FILE_TYPES,
             Category::CType => C_TYPES,
             Category::Constant => CONSTANTS,
+            Category::HErrno => H_ERRNOS,
         }
     }
 
@@ -179,6 +183,7 @@ pub const ERRNOS: &[&str] = &[
     "EINPROGRESS",
     "ENOTEMPTY",
     "ELOOP",
+    "EOVERFLOW",
 ];
 
 pub const MSG_FLAGS: &[&str] = &[
@@ -348,6 +353,18 @@ pub const CONSTANTS: &[&str] = &[
 ];
 
 pub const FILE_TYPES: &[&str] = &["S_IFSOCK", "S_IFREG", "S_IFDIR", "S_IFIFO"];
+
+/// What `h_errno` says after a resolver call of <netdb.h> returned NULL (`NO_ADDRESS` is
+/// another name of `NO_DATA`).
+pub const H_ERRNOS: &[&str] = &[
+    "NETDB_INTERNAL",
+    "NETDB_SUCCESS",
+    "HOST_NOT_FOUND",
+    "TRY_AGAIN",
+    "NO_RECOVERY",
+    "NO_DATA",
+    "NO_ADDRESS",
+];
 
 /// Strips the optional prefix a category allows (`AF_INET` → `INET`, `SOCK_STREAM` →
 /// `STREAM`), so both spellings are accepted and the short one is stored.

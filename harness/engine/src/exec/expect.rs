@@ -485,6 +485,7 @@ impl Judge<'_> {
                 None => Some("no remaining time was written back".to_string()),
                 Some(ms) => (!int_matches(im, ms)).then(|| format!("remaining is {ms}ms")),
             },
+            Modifier::Hostent(c) => super::names::check(c, o)?,
         })
     }
 

@@ -13,6 +13,7 @@ mod consts;
 mod content;
 mod context;
 mod expect;
+mod names;
 mod pending;
 mod prepare;
 mod render;
