@@ -3881,4 +3881,82 @@ mod tests {
         );
         assert_eq!(codes("recv(c, 1) = daytime_lines\n"), vec!["unknown-value"]);
     }
+
+    #[test]
+    fn host_names_ids_and_hostent_modifiers() {
+        let e = expect(
+            "gethostbyname(\"h\") = 192.0.2.7:* h_name \"h\" h_aliases [\"a\", \"b\"] \
+             h_addrtype AF_INET h_length 4 h_addr_list [192.0.2.7, [::1]]\n",
+        );
+        let mods = &e.alternatives[0].mods;
+        assert_eq!(
+            mods,
+            &vec![
+                Modifier::Hostent(HostentCheck::Name("h".into())),
+                Modifier::Hostent(HostentCheck::Aliases(vec!["a".into(), "b".into()])),
+                Modifier::Hostent(HostentCheck::Addrtype(Sym {
+                    name: "INET".into(),
+                    span: match &mods[2] {
+                        Modifier::Hostent(HostentCheck::Addrtype(s)) => s.span,
+                        _ => unreachable!(),
+                    },
+                })),
+                Modifier::Hostent(HostentCheck::Length(4)),
+                Modifier::Hostent(HostentCheck::AddrList(vec![
+                    HostAddr::V4([192, 0, 2, 7]),
+                    HostAddr::V6([0, 0, 0, 0, 0, 0, 0, 1]),
+                ])),
+            ]
+        );
+        let e = expect("gethostbyname(\"x\") = -1 ENOENT h_errno HOST_NOT_FOUND\n");
+        assert!(matches!(
+            &e.alternatives[0].mods[..],
+            [Modifier::Hostent(HostentCheck::Errno(s))] if s.name == "HOST_NOT_FOUND"
+        ));
+        match op("gethostbyaddr([2001:db8::5], 16, AF_INET6)\n") {
+            Op::Gethostbyaddr { addr, len, family } => {
+                assert_eq!(addr, HostAddr::V6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 5]));
+                assert_eq!((len, family.name.as_str()), (16, "INET6"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(op("gethostid()\n"), Op::Gethostid));
+        let isolated =
+            |body: &str| parse("t.sock", &format!("case \"t\"\nneeds isolation\n{body}"));
+        match isolated("sethostid(0x12345678)\n").map(|mut s| s.steps.remove(0).kind) {
+            Ok(StepKind::Call { call, .. }) => {
+                assert!(matches!(call.op, Op::Sethostid { id: 0x1234_5678 }))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            op("read_file(rawpath(\"/etc/hostid\"), 64)\n"),
+            Op::ReadFile { len: 64, .. }
+        ));
+        // Calls that would change the machine ask for namespaces of the case's own.
+        for call in [
+            "sethostname(\"h\")",
+            "mount_tmpfs(rawpath(\"/etc\"))",
+            "sethostid(1)",
+        ] {
+            assert_eq!(
+                codes(&format!("{call}\n")),
+                vec!["needs-isolation"],
+                "{call}"
+            );
+            assert!(isolated(&format!("{call}\n")).is_ok(), "{call}");
+        }
+        assert_eq!(
+            codes("gethostbyname(\"x\") = ok h_errno HOST_NOT_FUND\n"),
+            vec!["unknown-symbol"]
+        );
+        assert_eq!(
+            codes("gethostbyaddr(127.0.0.1:0, 4, AF_INET)\n"),
+            vec!["wrong-argument"]
+        );
+        assert_eq!(
+            codes("gethostbyname(\"x\") = ok h_aliases \"a\"\n"),
+            vec!["wrong-argument"]
+        );
+    }
 }

@@ -5,8 +5,9 @@
 //! machine's.
 //!
 //! Everything that changes the system is checked here before it runs: the host name only in
-//! the case's own UTS namespace, files only inside a tmpfs the case mounted (or its private
-//! directory), so a scenario cannot rename the machine or edit its `/etc`.
+//! the case's own UTS namespace, files (written or read) only inside a tmpfs the case mounted
+//! or its private directory, so a scenario cannot rename the machine, edit its `/etc` or copy
+//! its files into a report.
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -122,6 +123,21 @@ impl Resolver<'_> {
         ))
     }
 
+    /// Refuses a file outside the case's private directory and its `mount_tmpfs` directories:
+    /// writing elsewhere could change the machine's files, and reading elsewhere could copy
+    /// them into a report.
+    fn own_file(&self, p: &Path, call: &str) -> Result<(), HarnessError> {
+        let private = is_plain(p) && p.starts_with(&self.ctx.private_dir);
+        if private || sandbox::in_scratch(p) {
+            return Ok(());
+        }
+        Err(refuse(format!(
+            "{call} is refused: only files in the case's private directory (`path(\"x\")`) or \
+             under a directory the case covered with `mount_tmpfs` may be written or read, so \
+             the machine's files are never touched"
+        )))
+    }
+
     /// Resolves the calls of this module; refuses those that would change the machine.
     pub(crate) fn prepare_names(&self, op: &Op) -> Result<(Prepared, String), HarnessError> {
         let call = match op {
@@ -156,14 +172,7 @@ impl Resolver<'_> {
             }
             Op::WriteFile { path, data } => {
                 let (p, t) = self.names_path(path)?;
-                let private = is_plain(&p) && p.starts_with(&self.ctx.private_dir);
-                if !private && !sandbox::in_scratch(&p) {
-                    return Err(refuse(format!(
-                        "write_file({t}) is refused: only files in the case's private directory \
-                         (`path(\"x\")`) or under a directory the case covered with \
-                         `mount_tmpfs` may be written, so the machine's files are never changed"
-                    )));
-                }
+                self.own_file(&p, &format!("write_file({t}, …)"))?;
                 let bytes = materialize(data);
                 let text = format!("write_file({t}, {})", quote_short(&bytes));
                 (
@@ -173,6 +182,7 @@ impl Resolver<'_> {
             }
             Op::ReadFile { path, len } => {
                 let (p, t) = self.names_path(path)?;
+                self.own_file(&p, &format!("read_file({t}, {len})"))?;
                 (
                     NamesCall::ReadFile(cstring(p.as_os_str().as_bytes())?, *len as usize),
                     format!("read_file({t}, {len})"),
@@ -301,8 +311,14 @@ pub(crate) fn perform(call: &NamesCall, o: &mut Observed) {
         }
         NamesCall::WriteFile(path, data) => write_file(o, path, data),
         NamesCall::ReadFile(path, len) => read_file(o, path, *len),
-        // SAFETY: gethostid takes no argument and cannot fail.
-        NamesCall::Gethostid => o.ret = Ok(i64::from(unsafe { libc::gethostid() })),
+        NamesCall::Gethostid => {
+            // SAFETY: gethostid takes no argument and cannot fail.
+            let id = unsafe { libc::gethostid() };
+            // A C long is 32 bits on some platforms, where the conversion is not a no-op.
+            #[allow(clippy::useless_conversion)]
+            let id = i64::from(id);
+            o.ret = Ok(id);
+        }
         NamesCall::Sethostid(id) => {
             // SAFETY: sethostid takes a plain integer.
             o.ret = cvt(unsafe { libc::sethostid(*id) });
