@@ -1,5 +1,6 @@
 //! Isolation for one case process: a private network namespace with only `lo` up, a private
-//! mount namespace whose `/tmp` is a fresh tmpfs, and optionally dropped privileges.
+//! mount namespace whose `/tmp` is a fresh tmpfs, a private UTS namespace (its own host
+//! name), and optionally dropped privileges.
 //!
 //! Everything here runs in the re-executed child before the scenario starts, while the
 //! process is still single-threaded (`unshare(CLONE_NEWUSER)` refuses multi-threaded callers).
@@ -8,7 +9,9 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
@@ -19,10 +22,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Isolation {
-    /// Running as root: new network and mount namespaces.
+    /// Running as root: new network, mount and UTS namespaces.
     Netns,
-    /// Unprivileged: a new user namespace (mapping our uid to 0) owning new network and mount
-    /// namespaces.
+    /// Unprivileged: a new user namespace (mapping our uid to 0) owning new network, mount and
+    /// UTS namespaces.
     UserNetns,
     /// No namespaces available: the shared loopback, ports chosen by the kernel (port 0), a
     /// private temp directory made by the runner.
@@ -86,23 +89,23 @@ pub fn enter(mode: Isolation, shared_dir: Option<&Path>) -> Result<PathBuf, Sand
             return Ok(dir);
         }
         Isolation::Netns => {
-            unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS).map_err(|source| {
-                SandboxError::Unshare {
-                    what: "network and mount",
-                    source,
-                }
+            unshare(CASE_NAMESPACES).map_err(|source| SandboxError::Unshare {
+                what: "network, mount and UTS",
+                source,
             })?;
         }
         Isolation::UserNetns => {
             let (uid, gid) = (getuid(), getgid());
-            unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS)
-                .map_err(|source| SandboxError::Unshare {
-                    what: "user, network and mount",
+            unshare(CloneFlags::CLONE_NEWUSER | CASE_NAMESPACES).map_err(|source| {
+                SandboxError::Unshare {
+                    what: "user, network, mount and UTS",
                     source,
-                })?;
+                }
+            })?;
             map_ids(uid, gid)?;
         }
     }
+    OWN_NAMESPACES.store(true, Ordering::SeqCst);
     private_tmp()?;
     loopback_up().map_err(SandboxError::Loopback)?;
     let dir = PathBuf::from(ISOLATED_PRIVATE_DIR);
@@ -116,6 +119,88 @@ pub fn enter(mode: Isolation, shared_dir: Option<&Path>) -> Result<PathBuf, Sand
         source,
     })?;
     Ok(dir)
+}
+
+/// The namespaces every isolated case gets: its own network (only `lo`), mounts (a private
+/// `/tmp`, and `mount_tmpfs`) and UTS (`sethostname` renames the case, not the machine).
+const CASE_NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWNET
+    .union(CloneFlags::CLONE_NEWNS)
+    .union(CloneFlags::CLONE_NEWUTS);
+
+/// Set once [`enter`] has put this process in namespaces of its own. Namespaces are a
+/// property of the process, so this is process state too; grading cases, which join the
+/// server's network namespace instead, never set it.
+static OWN_NAMESPACES: AtomicBool = AtomicBool::new(false);
+
+/// The directories this process covered with a tmpfs of its own ([`mount_scratch`]).
+static SCRATCH_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Whether this process has its own network, mount and UTS namespaces, so it may rename its
+/// host or mount over its directories without touching the machine.
+pub fn owns_namespaces() -> bool {
+    OWN_NAMESPACES.load(Ordering::SeqCst)
+}
+
+/// Why the case may not change the system the way it asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ScratchError {
+    #[error(
+        "the case has no namespaces of its own (add `needs isolation`); the machine is left alone"
+    )]
+    NotIsolated,
+    #[error("`{0}` is not an absolute path without `..`, other than `/`")]
+    BadPath(PathBuf),
+    #[error("cannot mount a tmpfs on `{path}`")]
+    Mount {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+}
+
+/// Covers `dir` with an empty tmpfs in the case's own mount namespace: the directory looks
+/// empty and writable to the case, the machine's copy is untouched, and the tmpfs goes with
+/// the namespace when the case ends. Refused unless the case owns its namespaces, because
+/// mounts made in the machine's namespace would outlive the case.
+pub fn mount_scratch(dir: &Path) -> Result<(), ScratchError> {
+    if !owns_namespaces() {
+        return Err(ScratchError::NotIsolated);
+    }
+    let plain = dir.is_absolute()
+        && dir.parent().is_some()
+        && dir.components().all(|c| !matches!(c, Component::ParentDir));
+    if !plain {
+        return Err(ScratchError::BadPath(dir.to_path_buf()));
+    }
+    mount(
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=755"),
+    )
+    .map_err(|source| ScratchError::Mount {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if let Ok(mut dirs) = SCRATCH_DIRS.lock() {
+        dirs.push(dir.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Whether `path` lies inside a tmpfs this case mounted with [`mount_scratch`] (an absolute
+/// path without `..`), so writing it cannot change a file of the machine.
+pub fn in_scratch(path: &Path) -> bool {
+    let plain = path.is_absolute()
+        && path
+            .components()
+            .all(|c| !matches!(c, Component::ParentDir));
+    plain
+        && owns_namespaces()
+        && SCRATCH_DIRS
+            .lock()
+            .is_ok_and(|dirs| dirs.iter().any(|d| path.starts_with(d) && path != d))
 }
 
 /// Grading: joins the network namespace of the sandbox holder `pid` (so `127.0.0.1` reaches

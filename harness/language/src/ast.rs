@@ -72,7 +72,8 @@ pub struct ClaimRef {
 /// A prerequisite; a case whose needs are not met is skipped with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Need {
-    /// A private network namespace (the case changes global state or needs a clean `lo`).
+    /// Private network, mount and UTS namespaces (the case changes global state, its host
+    /// name or its `/etc`, or needs a clean `lo`).
     Isolation,
     /// Must run as root (uid 0 in the initial user namespace).
     Root,
@@ -523,6 +524,46 @@ pub enum Op {
     /// `children()`: how many children of the case process are alive (not zombies), as the
     /// kernel lists them in `/proc/self/task/*/children`.
     Children,
+    /// `sethostname("name")`: sets the host name of the case's own UTS namespace (isolated
+    /// cases only: the engine refuses to rename the machine).
+    Sethostname {
+        name: String,
+    },
+    /// `mount_tmpfs(rawpath("/etc"))`: an empty tmpfs over a directory, in the case's own
+    /// mount namespace (isolated cases only), so the case writes its own `/etc/hosts`.
+    MountTmpfs {
+        path: AddrExpr,
+    },
+    /// `write_file(rawpath("/etc/hosts"), "…")`: creates or truncates a file (mode 0644) and
+    /// writes DATA; only inside a tmpfs the case mounted or the case's private directory.
+    WriteFile {
+        path: AddrExpr,
+        data: Payload,
+    },
+    /// `read_file(rawpath("/etc/hostid"), LEN)`: up to LEN bytes from the start of a file.
+    ReadFile {
+        path: AddrExpr,
+        len: u64,
+    },
+    /// `gethostid()`: the C library's host identifier.
+    Gethostid,
+    /// `sethostid(ID)`: glibc writes ID to `/etc/hostid` (only once the case mounted a tmpfs
+    /// over `/etc`).
+    Sethostid {
+        id: i64,
+    },
+    /// `gethostbyname2("name", AF_INET6)`: the lookup for one address family.
+    Gethostbyname2 {
+        name: String,
+        family: Sym,
+    },
+    /// `gethostbyaddr(192.0.2.7, 4, AF_INET)`: the reverse lookup, with the C call's
+    /// length and type.
+    Gethostbyaddr {
+        addr: HostAddr,
+        len: u64,
+        family: Sym,
+    },
 }
 
 /// The length `accept(l, addrlen=N)` passes in `*addrlen`.
@@ -569,6 +610,31 @@ pub enum ArgvItem {
     Str(String),
     /// `fd(h)`: the descriptor number of a handle, in decimal, as the child sees it too.
     Fd(Ident),
+}
+
+/// An IP address without a port, as a `struct hostent` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostAddr {
+    V4([u8; 4]),
+    V6([u16; 8]),
+}
+
+/// A check on the `struct hostent` a resolver call returned, or on `h_errno` when it
+/// returned NULL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostentCheck {
+    /// `h_name "myhost"`: the official name.
+    Name(String),
+    /// `h_aliases ["a", "b"]`: the whole alias list, in order.
+    Aliases(Vec<String>),
+    /// `h_addrtype AF_INET`.
+    Addrtype(Sym),
+    /// `h_length 4`.
+    Length(i64),
+    /// `h_addr_list [192.0.2.7, [::1]]`: the whole NULL-terminated list, in order.
+    AddrList(Vec<HostAddr>),
+    /// `h_errno HOST_NOT_FOUND`: the lookup returned NULL and set h_errno to this.
+    Errno(Sym),
 }
 
 /// What `server_fact(NAME)` measures about the server under test.
@@ -870,6 +936,9 @@ pub enum Modifier {
     /// `addrlen 16`: the address length accept wrote back into `*addrlen` (the real size of
     /// the peer's address, even when the buffer was smaller).
     AddrLen(IntMatch),
+    /// `h_name`, `h_aliases`, `h_addrtype`, `h_length`, `h_addr_list`, `h_errno`: a field of
+    /// the hostent a resolver call returned.
+    Hostent(HostentCheck),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -171,6 +171,8 @@ pub(crate) enum Mistake {
         name: String,
         suggestion: Option<String>,
     },
+    #[error("`{call}` in a case without `needs isolation`")]
+    NeedsIsolation { call: &'static str },
 }
 
 /// "an errno", "a socket type": the category with its article, for labels.
@@ -241,6 +243,7 @@ impl Mistake {
             Mistake::HandleAsSet { .. } => "handle-as-set",
             Mistake::UnknownFdSet { .. } => "unknown-fd-set",
             Mistake::UnknownProcess { .. } => "unknown-process",
+            Mistake::NeedsIsolation { .. } => "needs-isolation",
         }
     }
 
@@ -319,6 +322,9 @@ impl Mistake {
             Mistake::HandleAsSet { .. } => "expected an fd_set here; this name is a handle".into(),
             Mistake::UnknownFdSet { .. } => "no fd_set of this name is declared above".into(),
             Mistake::UnknownProcess { .. } => "no process of this name is spawned above".into(),
+            Mistake::NeedsIsolation { .. } => {
+                "changes the machine unless the case has namespaces of its own".into()
+            }
         }
     }
 
@@ -420,6 +426,11 @@ impl Mistake {
                 .or_else(|| Some(format!("declare it first: `FD_ZERO({name})`"))),
             Mistake::UnknownProcess { name, suggestion } => did_you_mean(suggestion.as_ref())
                 .or_else(|| Some(format!("start it first, e.g. `{name} = spawn([\"cat\"], stdin=s, stdout=s)`"))),
+            Mistake::NeedsIsolation { .. } => Some(
+                "add `needs isolation` to the header: the case then runs in its own UTS and mount \
+                 namespaces, and is skipped where there are none"
+                    .into(),
+            ),
         }
     }
 }

@@ -72,6 +72,12 @@ const MODIFIERS: &[&str] = &[
     "no",
     "remaining",
     "addrlen",
+    "h_name",
+    "h_aliases",
+    "h_addrtype",
+    "h_length",
+    "h_addr_list",
+    "h_errno",
 ];
 
 /// Categories a bare symbol in an expectation may come from, when the call does not say.
@@ -300,7 +306,50 @@ const CALLS: &[CallSpec] = &[
     spec("wait", "wait(p)", 1, 1, Returns::Nothing),
     spec("kill", "kill(p, SIGNAL)", 2, 2, Returns::Nothing),
     spec("children", "children()", 0, 0, Returns::Nothing),
+    spec(
+        "sethostname",
+        "sethostname(\"name\")",
+        1,
+        1,
+        Returns::Nothing,
+    ),
+    spec(
+        "mount_tmpfs",
+        "mount_tmpfs(rawpath(\"/dir\"))",
+        1,
+        1,
+        Returns::Nothing,
+    ),
+    spec(
+        "write_file",
+        "write_file(PATH, DATA)",
+        2,
+        2,
+        Returns::Nothing,
+    ),
+    spec("read_file", "read_file(PATH, LEN)", 2, 2, Returns::Nothing),
+    spec("gethostid", "gethostid()", 0, 0, Returns::Nothing),
+    spec("sethostid", "sethostid(ID)", 1, 1, Returns::Nothing),
+    spec(
+        "gethostbyname2",
+        "gethostbyname2(\"name\", FAMILY)",
+        2,
+        2,
+        Returns::Nothing,
+    ),
+    spec(
+        "gethostbyaddr",
+        "gethostbyaddr(ADDR, LEN, FAMILY)",
+        3,
+        3,
+        Returns::Nothing,
+    ),
 ];
+
+/// Calls that change the host name, the mounts or `/etc`: only a case with a namespace of
+/// its own may make them, so the parser asks for `needs isolation` (without it the case
+/// would run, and be refused, on a machine without namespaces).
+const ISOLATED_CALLS: &[&str] = &["sethostname", "mount_tmpfs", "sethostid"];
 
 /// The bare words an expectation may use for a [`ContentCheck`].
 const CONTENT_WORDS: [&str; 3] = ["daytime_line", "chargen_lines", "chargen_pattern"];
@@ -368,7 +417,9 @@ fn ctx_of(op: &Op) -> Ctx {
         Op::Getsockname { .. }
         | Op::Getpeername { .. }
         | Op::Accept { .. }
-        | Op::Gethostbyname { .. } => Ctx::Addr,
+        | Op::Gethostbyname { .. }
+        | Op::Gethostbyname2 { .. }
+        | Op::Gethostbyaddr { .. } => Ctx::Addr,
         Op::Fcntl { .. } => Ctx::Flags(Category::FileFlag),
         // A process killed by a signal is written with the signal's name (`= SIGTERM`).
         Op::Wait { .. } => Ctx::Flags(Category::ProcSignal),
@@ -1067,6 +1118,9 @@ impl<'s> Parser<'s> {
             return self.fail(Mistake::UnknownCall { name, suggestion }, name_span);
         };
         let op = self.op(spec, &args, call_span)?;
+        if ISOLATED_CALLS.contains(&spec.name) && !self.meta.needs.contains(&Need::Isolation) {
+            self.push(Mistake::NeedsIsolation { call: spec.name }, name_span);
+        }
         let ctx = ctx_of(&op);
         let call = Call {
             span: call_span,
@@ -2706,6 +2760,33 @@ impl<'s> Parser<'s> {
                 sig: self.sym(&args[1], Category::ProcSignal),
             },
             "children" => Op::Children,
+            "sethostname" => Op::Sethostname {
+                name: self.string_arg(&args[0], "a host name in quotes"),
+            },
+            "mount_tmpfs" => Op::MountTmpfs {
+                path: self.addr(&args[0]),
+            },
+            "write_file" => Op::WriteFile {
+                path: self.addr(&args[0]),
+                data: self.payload(&args[1]),
+            },
+            "read_file" => Op::ReadFile {
+                path: self.addr(&args[0]),
+                len: self.size(&args[1]),
+            },
+            "gethostid" => Op::Gethostid,
+            "sethostid" => Op::Sethostid {
+                id: self.int(&args[0]),
+            },
+            "gethostbyname2" => Op::Gethostbyname2 {
+                name: self.string_arg(&args[0], "a host name in quotes"),
+                family: self.sym(&args[1], Category::Domain),
+            },
+            "gethostbyaddr" => Op::Gethostbyaddr {
+                addr: self.host_addr(&args[0]),
+                len: self.size(&args[1]),
+                family: self.sym(&args[2], Category::Domain),
+            },
             _ => return Err(Bail),
         })
     }
@@ -2812,6 +2893,21 @@ impl<'s> Parser<'s> {
             arg.span,
         );
         id
+    }
+
+    /// `192.0.2.7` or `[::1]`: an address of a `struct hostent`, which has no port.
+    fn host_addr(&mut self, arg: &Arg) -> HostAddr {
+        let help = Some("write `192.0.2.7` or `[::1]`: a host address has no port".into());
+        match &arg.kind {
+            ArgKind::V4(text, None) => HostAddr::V4(self.ipv4(text, arg.span)),
+            ArgKind::V6(text, None) => HostAddr::V6(self.ipv6(text, arg.span)),
+            _ => self.wrong(
+                arg,
+                "an IP address without a port",
+                help,
+                HostAddr::V4([0; 4]),
+            ),
+        }
     }
 
     fn sendmsg(&mut self, args: &[Arg]) -> Op {
@@ -3221,7 +3317,61 @@ impl<'s> Parser<'s> {
             }
             "remaining" => Modifier::Remaining(self.millis_match(cur)?),
             "addrlen" => Modifier::AddrLen(self.int_match(cur)?),
+            "h_name" | "h_aliases" | "h_addrtype" | "h_length" | "h_addr_list" | "h_errno" => {
+                Modifier::Hostent(self.hostent_check(cur, word)?)
+            }
             _ => return Err(Bail),
+        })
+    }
+
+    /// The value after `h_name`, `h_aliases`, … (the word itself was read).
+    fn hostent_check(&mut self, cur: &mut Cursor, word: &str) -> PResult<HostentCheck> {
+        if matches!(word, "h_addrtype" | "h_errno") {
+            let span = cur.here();
+            let Some(name) = cur.peek_name() else {
+                let expected = if word == "h_errno" {
+                    "an h_errno name like `HOST_NOT_FOUND`"
+                } else {
+                    "an address family like `AF_INET`"
+                };
+                return self.unexpected(cur, expected, None);
+            };
+            cur.next();
+            return Ok(if word == "h_errno" {
+                HostentCheck::Errno(self.symbol(name, span, Category::HErrno))
+            } else {
+                HostentCheck::Addrtype(self.symbol(name, span, Category::Domain))
+            });
+        }
+        let arg = self.primary(cur)?;
+        Ok(match word {
+            "h_name" => HostentCheck::Name(self.string_arg(&arg, "a host name in quotes")),
+            "h_length" => HostentCheck::Length(self.int(&arg)),
+            "h_aliases" => match &arg.kind {
+                ArgKind::List(items) => HostentCheck::Aliases(
+                    items
+                        .iter()
+                        .map(|i| self.string_arg(i, "a name in quotes"))
+                        .collect(),
+                ),
+                _ => self.wrong(
+                    &arg,
+                    "a list of names `[\"a\", \"b\"]`",
+                    Some("write `h_aliases []` for a host without aliases".into()),
+                    HostentCheck::Aliases(Vec::new()),
+                ),
+            },
+            _ => match &arg.kind {
+                ArgKind::List(items) => {
+                    HostentCheck::AddrList(items.iter().map(|i| self.host_addr(i)).collect())
+                }
+                _ => self.wrong(
+                    &arg,
+                    "a list of addresses `[192.0.2.7, [::1]]`",
+                    None,
+                    HostentCheck::AddrList(Vec::new()),
+                ),
+            },
         })
     }
 
@@ -4287,6 +4437,84 @@ mod tests {
         assert_eq!(
             codes("p = spawn([\"true\"])\nwait(p) = SIGTREM\n"),
             vec!["unknown-symbol"]
+        );
+    }
+
+    #[test]
+    fn host_names_ids_and_hostent_modifiers() {
+        let e = expect(
+            "gethostbyname(\"h\") = 192.0.2.7:* h_name \"h\" h_aliases [\"a\", \"b\"] \
+             h_addrtype AF_INET h_length 4 h_addr_list [192.0.2.7, [::1]]\n",
+        );
+        let mods = &e.alternatives[0].mods;
+        assert_eq!(
+            mods,
+            &vec![
+                Modifier::Hostent(HostentCheck::Name("h".into())),
+                Modifier::Hostent(HostentCheck::Aliases(vec!["a".into(), "b".into()])),
+                Modifier::Hostent(HostentCheck::Addrtype(Sym {
+                    name: "INET".into(),
+                    span: match &mods[2] {
+                        Modifier::Hostent(HostentCheck::Addrtype(s)) => s.span,
+                        _ => unreachable!(),
+                    },
+                })),
+                Modifier::Hostent(HostentCheck::Length(4)),
+                Modifier::Hostent(HostentCheck::AddrList(vec![
+                    HostAddr::V4([192, 0, 2, 7]),
+                    HostAddr::V6([0, 0, 0, 0, 0, 0, 0, 1]),
+                ])),
+            ]
+        );
+        let e = expect("gethostbyname(\"x\") = -1 ENOENT h_errno HOST_NOT_FOUND\n");
+        assert!(matches!(
+            &e.alternatives[0].mods[..],
+            [Modifier::Hostent(HostentCheck::Errno(s))] if s.name == "HOST_NOT_FOUND"
+        ));
+        match op("gethostbyaddr([2001:db8::5], 16, AF_INET6)\n") {
+            Op::Gethostbyaddr { addr, len, family } => {
+                assert_eq!(addr, HostAddr::V6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 5]));
+                assert_eq!((len, family.name.as_str()), (16, "INET6"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(op("gethostid()\n"), Op::Gethostid));
+        let isolated =
+            |body: &str| parse("t.sock", &format!("case \"t\"\nneeds isolation\n{body}"));
+        match isolated("sethostid(0x12345678)\n").map(|mut s| s.steps.remove(0).kind) {
+            Ok(StepKind::Call { call, .. }) => {
+                assert!(matches!(call.op, Op::Sethostid { id: 0x1234_5678 }))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            op("read_file(rawpath(\"/etc/hostid\"), 64)\n"),
+            Op::ReadFile { len: 64, .. }
+        ));
+        // Calls that would change the machine ask for namespaces of the case's own.
+        for call in [
+            "sethostname(\"h\")",
+            "mount_tmpfs(rawpath(\"/etc\"))",
+            "sethostid(1)",
+        ] {
+            assert_eq!(
+                codes(&format!("{call}\n")),
+                vec!["needs-isolation"],
+                "{call}"
+            );
+            assert!(isolated(&format!("{call}\n")).is_ok(), "{call}");
+        }
+        assert_eq!(
+            codes("gethostbyname(\"x\") = ok h_errno HOST_NOT_FUND\n"),
+            vec!["unknown-symbol"]
+        );
+        assert_eq!(
+            codes("gethostbyaddr(127.0.0.1:0, 4, AF_INET)\n"),
+            vec!["wrong-argument"]
+        );
+        assert_eq!(
+            codes("gethostbyname(\"x\") = ok h_aliases \"a\"\n"),
+            vec!["wrong-argument"]
         );
     }
 }

@@ -26,6 +26,8 @@ pub enum Category {
     Constant,
     /// Signals `kill(p, SIG)` sends and `wait(p)` reports a process killed by.
     ProcSignal,
+    /// The resolver's `h_errno` values (`HOST_NOT_FOUND`, …).
+    HErrno,
 }
 
 impl Category {
@@ -50,6 +52,7 @@ impl Category {
             Category::CType => "C type",
             Category::Constant => "constant",
             Category::ProcSignal => "signal",
+            Category::HErrno => "h_errno value",
         }
     }
 
@@ -73,6 +76,7 @@ impl Category {
             Category::CType => C_TYPES,
             Category::Constant => CONSTANTS,
             Category::ProcSignal => PROC_SIGNALS,
+            Category::HErrno => H_ERRNOS,
         }
     }
 
@@ -185,6 +189,7 @@ pub const ERRNOS: &[&str] = &[
     "EINPROGRESS",
     "ENOTEMPTY",
     "ELOOP",
+    "EOVERFLOW",
 ];
 
 pub const MSG_FLAGS: &[&str] = &[
@@ -365,6 +370,18 @@ pub const PROC_SIGNALS: &[&str] = &[
 ];
 
 pub const FILE_TYPES: &[&str] = &["S_IFSOCK", "S_IFREG", "S_IFDIR", "S_IFIFO"];
+
+/// What `h_errno` says after a resolver call of <netdb.h> returned NULL (`NO_ADDRESS` is
+/// another name of `NO_DATA`).
+pub const H_ERRNOS: &[&str] = &[
+    "NETDB_INTERNAL",
+    "NETDB_SUCCESS",
+    "HOST_NOT_FOUND",
+    "TRY_AGAIN",
+    "NO_RECOVERY",
+    "NO_DATA",
+    "NO_ADDRESS",
+];
 
 /// Strips the optional prefix a category allows (`AF_INET` → `INET`, `SOCK_STREAM` →
 /// `STREAM`), so both spellings are accepted and the short one is stored.

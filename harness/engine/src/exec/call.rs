@@ -193,7 +193,6 @@ pub(crate) enum Prepared {
     Getservbyname(CString, CString),
     Getservbyport(i64, CString),
     Gethostname(usize),
-    Gethostbyname(String),
     /// `dir_entries()`: the case's private directory.
     DirEntries(std::path::PathBuf),
     /// `wait(p)`: the pidfd of a spawned child.
@@ -207,6 +206,8 @@ pub(crate) enum Prepared {
     },
     /// `children()`.
     Children,
+    /// Host names, host ids, the hosts database and scratch files (`names.rs`).
+    Names(super::names::NamesCall),
 }
 
 /// Everything a call returned.
@@ -247,6 +248,8 @@ pub(crate) struct Observed {
     pub fd_sets: Option<[Vec<RawFd>; 3]>,
     /// `wait`: the signal that killed the process (its exit status is then meaningless).
     pub exit_signal: Option<i32>,
+    /// What a resolver call returned: its hostent, or NULL and h_errno.
+    pub lookup: Option<super::names::Lookup>,
 }
 
 impl Observed {
@@ -270,6 +273,7 @@ impl Observed {
             addrlen: None,
             fd_sets: None,
             exit_signal: None,
+            lookup: None,
         }
     }
 }
@@ -560,20 +564,6 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
                 o.data = Some(buf);
             }
         }
-        Prepared::Gethostbyname(name) => {
-            o.ret = Err(libc::ENOENT);
-            if let Ok(c) = CString::new(name.as_str()) {
-                // SAFETY: `c` is NUL-terminated. The result lives in libc's static storage and
-                // is copied out before any other resolver call; steps run one at a time.
-                let h = unsafe { gethostbyname(c.as_ptr()) };
-                // SAFETY: a non-NULL hostent has a NULL-terminated h_addr_list whose entries
-                // are h_length bytes long.
-                if let Some(addr) = unsafe { first_host_address(h) } {
-                    o.addr = Some(addr);
-                    o.ret = Ok(0);
-                }
-            }
-        }
         Prepared::DirEntries(dir) => match std::fs::read_dir(dir) {
             Ok(entries) => {
                 let mut names: Vec<String> = entries
@@ -602,6 +592,7 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
                     0
                 });
         }
+        Prepared::Names(c) => super::names::perform(c, &mut o),
     }
     o.took = start.elapsed();
     o
@@ -1180,41 +1171,5 @@ fn server_fact(fact: sockspec_lang::ServerFact, init: i32, netns: i32) -> i64 {
         }
         F::CloseWait => n(s.close_wait),
         F::ListenersInChildren => n(s.listeners_in_children),
-    }
-}
-
-extern "C" {
-    /// glibc's resolver entry point, which the libc crate does not bind on Linux.
-    fn gethostbyname(name: *const libc::c_char) -> *mut libc::hostent;
-}
-
-/// The first address of a `hostent`, or `None` for NULL or an empty list.
-///
-/// # Safety
-/// `h` is NULL or points to a valid hostent as gethostbyname returns it.
-unsafe fn first_host_address(h: *const libc::hostent) -> Option<Addr> {
-    if h.is_null() || (*h).h_addr_list.is_null() || (*(*h).h_addr_list).is_null() {
-        return None;
-    }
-    let first = *(*h).h_addr_list as *const u8;
-    match ((*h).h_addrtype, (*h).h_length) {
-        (libc::AF_INET, 4) => {
-            let b = std::slice::from_raw_parts(first, 4);
-            Some(Addr::V4(std::net::SocketAddrV4::new(
-                std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]),
-                0,
-            )))
-        }
-        (libc::AF_INET6, 16) => {
-            let mut b = [0u8; 16];
-            b.copy_from_slice(std::slice::from_raw_parts(first, 16));
-            Some(Addr::V6(std::net::SocketAddrV6::new(
-                std::net::Ipv6Addr::from(b),
-                0,
-                0,
-                0,
-            )))
-        }
-        _ => None,
     }
 }

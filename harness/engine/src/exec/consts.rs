@@ -36,12 +36,13 @@ pub(crate) fn all_categories() -> Vec<Category> {
         CType,
         Constant,
         ProcSignal,
+        HErrno,
     ];
     for c in all {
         match c {
             Domain | SocketType | Protocol | Errno | MsgFlag | PollFlag | ShutHow | Level
             | SockOpt | FcntlCmd | FileFlag | Ioctl | Signal | SignalAction | FileType | CType
-            | Constant | ProcSignal => {}
+            | Constant | ProcSignal | HErrno => {}
         }
     }
     all.to_vec()
@@ -210,6 +211,17 @@ pub(crate) fn value(category: Category, name: &str) -> Option<i64> {
             "SIGUSR2" => libc::SIGUSR2.into(),
             _ => return None,
         },
+        // The libc crate has no <netdb.h> error codes; these are glibc's numbers, which the
+        // BSDs share.
+        Category::HErrno => match name.as_str() {
+            "NETDB_INTERNAL" => -1,
+            "NETDB_SUCCESS" => 0,
+            "HOST_NOT_FOUND" => 1,
+            "TRY_AGAIN" => 2,
+            "NO_RECOVERY" => 3,
+            "NO_DATA" | "NO_ADDRESS" => 4,
+            _ => return None,
+        },
         Category::FileType => match name.as_str() {
             "S_IFSOCK" => libc::S_IFSOCK.into(),
             "S_IFREG" => libc::S_IFREG.into(),
@@ -322,6 +334,7 @@ fn errno_value(name: &str) -> Option<i32> {
         "EINPROGRESS" => EINPROGRESS,
         "ENOTEMPTY" => ENOTEMPTY,
         "ELOOP" => ELOOP,
+        "EOVERFLOW" => EOVERFLOW,
         _ => return None,
     })
 }

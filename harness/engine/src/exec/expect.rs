@@ -549,6 +549,7 @@ impl Judge<'_> {
                 }
                 Some(n) => (!int_matches(im, n.into())).then(|| format!("addrlen is {n}")),
             },
+            Modifier::Hostent(c) => super::names::check(c, o)?,
         })
     }
 

@@ -15,6 +15,7 @@ mod content;
 mod context;
 mod expect;
 mod fdset;
+mod names;
 mod pending;
 mod prepare;
 mod process;

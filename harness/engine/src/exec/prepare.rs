@@ -724,10 +724,6 @@ impl Resolver<'_> {
                 let n = len.unwrap_or(256) as usize;
                 (Prepared::Gethostname(n), format!("gethostname({n})"))
             }
-            Op::Gethostbyname { name } => (
-                Prepared::Gethostbyname(name.clone()),
-                format!("gethostbyname({name:?})"),
-            ),
             Op::SendRecv { sock, data, len } => {
                 let (fd, s) = self.fd(sock, &mut h)?;
                 (
@@ -791,6 +787,15 @@ impl Resolver<'_> {
                     "dir_entries()".to_string(),
                 )
             }
+            Op::Gethostbyname { .. }
+            | Op::Sethostname { .. }
+            | Op::MountTmpfs { .. }
+            | Op::WriteFile { .. }
+            | Op::ReadFile { .. }
+            | Op::Gethostid
+            | Op::Sethostid { .. }
+            | Op::Gethostbyname2 { .. }
+            | Op::Gethostbyaddr { .. } => self.prepare_names(op)?,
             Op::Pair { .. }
             | Op::Close { .. }
             | Op::Signal { .. }

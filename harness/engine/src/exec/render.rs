@@ -37,6 +37,7 @@ fn is_receive(op: &Op) -> bool {
             | Op::RecvExact { .. }
             | Op::RecvUntil { .. }
             | Op::SendRecv { .. }
+            | Op::ReadFile { .. }
     )
 }
 
@@ -80,6 +81,9 @@ pub(crate) fn result_text(op: &Op, o: &Observed, style: &AddrStyle<'_>) -> Strin
     }
     if let Some(t) = &o.timed_out {
         s.push_str(&format!(" ({t})"));
+    }
+    if let Some(l) = &o.lookup {
+        s.push_str(&super::names::lookup_text(l));
     }
     s
 }
@@ -186,6 +190,11 @@ fn ok_text(op: &Op, v: i64, o: &Observed, style: &AddrStyle<'_>) -> String {
             }
             None => v.to_string(),
         },
+        Op::Gethostbyname { .. } | Op::Gethostbyname2 { .. } | Op::Gethostbyaddr { .. } => o
+            .addr
+            .as_ref()
+            .map_or_else(|| "ok".to_string(), |a| a.render(style)),
+        Op::Gethostid => super::names::hostid_text(v),
         _ => v.to_string(),
     }
 }

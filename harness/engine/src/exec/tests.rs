@@ -584,3 +584,72 @@ fn urgent_data_raises_sigurg_for_the_owner() {
     );
     passes(&r);
 }
+
+#[test]
+fn changing_the_machine_is_refused_without_namespaces_of_its_own() {
+    // The unit tests run in the test process, which never entered namespaces: every call
+    // that would rename the host or write its /etc must be a harness error, not a syscall.
+    let before = nix::unistd::gethostname().unwrap();
+    for (body, says) in [
+        (
+            "sethostname(\"sockspec-must-not-rename\")\n",
+            "would rename the machine",
+        ),
+        ("mount_tmpfs(rawpath(\"/etc\"))\n", "no mount namespace"),
+        (
+            "sethostid(0x12345678)\n",
+            "would write the machine's /etc/hostid",
+        ),
+        (
+            "write_file(rawpath(\"/etc/sockspec-must-not-exist\"), \"x\")\n",
+            "is refused",
+        ),
+        ("write_file(path(\"../escape\"), \"x\")\n", "is refused"),
+        ("read_file(rawpath(\"/etc/hosts\"), 64)\n", "is refused"),
+    ] {
+        let source = format!("case \"x\"\nneeds isolation\n{body}");
+        let scenario = sockspec_lang::parse("t.sock", &source).unwrap();
+        let r = execute_parsed(&scenario, &source, None);
+        assert_eq!(r.end.outcome, Outcome::Error, "{body}: {:?}", r.end);
+        let message = r.end.message.clone().unwrap_or_default();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    assert_eq!(nix::unistd::gethostname().unwrap(), before);
+    assert!(!std::path::Path::new("/etc/sockspec-must-not-exist").exists());
+}
+
+#[test]
+fn files_in_the_private_directory_are_written_and_read_back() {
+    let r = run(
+        "write_file(path(\"f\"), \"hello\") = 5\n\
+         read_file(path(\"f\"), 64) = \"hello\"\n\
+         read_file(path(\"f\"), 2) = \"he\"\n\
+         read_file(path(\"none\"), 2) = -1 ENOENT\n",
+        None,
+    );
+    passes(&r);
+}
+
+#[test]
+fn a_lookup_reports_its_hostent_or_h_errno() {
+    // Numeric names are decoded by glibc itself, without /etc/hosts or DNS, so the results do
+    // not depend on the machine.
+    let r = run(
+        "gethostbyname(\"192.0.2.99\") = 192.0.2.99:* h_name \"192.0.2.99\" h_aliases [] \
+         h_addrtype AF_INET h_length 4 h_addr_list [192.0.2.99]\n\
+         gethostbyname(\"::1\") = -1 ENOENT h_errno HOST_NOT_FOUND\n\
+         gethostbyname(\"192.0.2.99\") = ok h_name \"other\"\n",
+        None,
+    );
+    let f = fails_at(&r, 3);
+    assert!(f.actual.contains("h_addr_list [192.0.2.99]"), "{f:#?}");
+    let why = f.hint.clone().unwrap_or_default();
+    assert!(why.contains("h_name is \"192.0.2.99\""), "{f:#?}");
+    let r = run(
+        "gethostid() = ok\ngethostbyname(\"::1\") = ok h_errno HOST_NOT_FOUND\n",
+        None,
+    );
+    let f = fails_at(&r, 2);
+    assert!(f.actual.contains("h_errno HOST_NOT_FOUND"), "{f:#?}");
+    assert!(r.records[0].result.starts_with("= 0x") || r.records[0].result.starts_with("= -"));
+}
