@@ -157,6 +157,12 @@ pub(crate) enum Mistake {
         value: i128,
         range: &'static str,
     },
+    #[error("`tc` in a case that does not declare `needs isolation`")]
+    TcWithoutIsolation,
+    #[error("`require` does not apply to `{call}`")]
+    RequireOnlyTc { call: &'static str },
+    #[error("`require` without a reason")]
+    RequireWithoutReason,
 }
 
 /// "an errno", "a socket type": the category with its article, for labels.
@@ -223,6 +229,9 @@ impl Mistake {
             Mistake::BadWindow { .. } => "bad-window",
             Mistake::OutOfRange { .. } => "out-of-range",
             Mistake::TooDeep => "too-deep",
+            Mistake::TcWithoutIsolation => "tc-without-isolation",
+            Mistake::RequireOnlyTc { .. } => "require-only-tc",
+            Mistake::RequireWithoutReason => "missing-reason",
         }
     }
 
@@ -297,6 +306,9 @@ impl Mistake {
             Mistake::BadWindow { label, .. } => (*label).into(),
             Mistake::OutOfRange { range, .. } => format!("expected {range}"),
             Mistake::TooDeep => "nesting stops here".into(),
+            Mistake::TcWithoutIsolation => "changes the network namespace".into(),
+            Mistake::RequireOnlyTc { .. } => "expected `tc(...)`".into(),
+            Mistake::RequireWithoutReason => "expected `because \"...\"` here".into(),
         }
     }
 
@@ -388,6 +400,15 @@ impl Mistake {
             Mistake::BadWindow { help, .. } => Some(help.clone()),
             Mistake::OutOfRange { .. } => None,
             Mistake::TooDeep => Some("lists and calls nest at most 16 deep".into()),
+            Mistake::TcWithoutIsolation => {
+                Some("add `needs isolation` to the header: tc must never touch the host's own network".into())
+            }
+            Mistake::RequireOnlyTc { call } => {
+                Some(format!("only a `tc(...)` set-up step can skip the case; write `{call}(...)` as a plain statement"))
+            }
+            Mistake::RequireWithoutReason => {
+                Some("say what the environment lacks when it fails, e.g. `because \"needs sch_tbf\"`".into())
+            }
         }
     }
 }

@@ -192,6 +192,11 @@ pub(crate) enum Prepared {
     Getservbyport(i64, CString),
     Gethostname(usize),
     Gethostbyname(String),
+    /// `tc ARGS`, killed after `limit` (see `tc.rs`).
+    Tc {
+        args: Vec<String>,
+        limit: Duration,
+    },
 }
 
 /// Everything a call returned.
@@ -569,6 +574,7 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
                     0
                 });
         }
+        Prepared::Tc { args, limit } => o = super::tc::run(args, *limit, deadline),
     }
     o.took = start.elapsed();
     o

@@ -19,6 +19,7 @@ mod render;
 mod run;
 mod signals;
 mod table;
+mod tc;
 #[cfg(test)]
 mod tests;
 
