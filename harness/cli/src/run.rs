@@ -410,6 +410,12 @@ fn summary(report: &RunReport) -> String {
         .filter(|c| c.verdict == "does-not-hold" || c.verdict == "partly")
     {
         out.push_str(&format!("  {:<14} {:<13} {}\n", c.id, c.verdict, c.claim));
+        // A claim decided by measuring (`--bench`) shows its figures: no case explains it.
+        if c.cases.iter().any(|k| k == "sockspec bench") {
+            if let Some(e) = &c.explanation {
+                out.push_str(&format!("  {:<28} {e}\n", ""));
+            }
+        }
     }
     out
 }
