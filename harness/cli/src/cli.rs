@@ -33,8 +33,9 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Measure Unix-domain against Internet sockets (latency, throughput) and decide the
-    /// course's claim that Unix sockets are about twice as fast.
+    /// Measure Unix-domain against Internet sockets (latency, throughput) and unconnected
+    /// `sendto` against connected `send`, and decide the course's claims that Unix sockets
+    /// are about twice as fast and that sendto pays for an internal connect.
     Bench(crate::bench::BenchArgs),
     /// Grade server submissions against a suite (sandboxed, one fresh server per case).
     #[command(after_help = crate::grade::GRADE_HELP)]
@@ -152,7 +153,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "K/N")]
     pub partition: Option<String>,
     /// Also run a short `sockspec bench` and decide the course's "Unix sockets are about
-    /// twice as fast" claim from it (timing is kept out of the default run).
+    /// twice as fast" and "sendto connects internally" claims from it (timing is kept out of
+    /// the default run).
     #[arg(long)]
     pub bench: bool,
     /// Generated inputs per property check (properties run with the built-in catalogue).

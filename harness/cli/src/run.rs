@@ -410,6 +410,12 @@ fn summary(report: &RunReport) -> String {
         .filter(|c| c.verdict == "does-not-hold" || c.verdict == "partly")
     {
         out.push_str(&format!("  {:<14} {:<13} {}\n", c.id, c.verdict, c.claim));
+        // A claim decided by measuring (`--bench`) shows its figures: no case explains it.
+        if c.cases.iter().any(|k| k == "sockspec bench") {
+            if let Some(e) = &c.explanation {
+                out.push_str(&format!("  {:<28} {e}\n", ""));
+            }
+        }
     }
     out
 }
@@ -498,13 +504,15 @@ pub fn list_claims(cases: Option<PathBuf>, markdown: bool) -> ExitCode {
                     });
             }
         }
-        citations
-            .entry(crate::bench::CLAIM.to_string())
-            .or_default()
-            .push(crate::claims::Citation {
-                rel: "sockspec bench".to_string(),
-                stance: crate::claims::MEASURED.to_string(),
-            });
+        for id in [crate::bench::CLAIM, crate::bench::SENDTO_CLAIM] {
+            citations
+                .entry(id.to_string())
+                .or_default()
+                .push(crate::claims::Citation {
+                    rel: "sockspec bench".to_string(),
+                    stance: crate::claims::MEASURED.to_string(),
+                });
+        }
         print!(
             "{}",
             crate::claims::index_markdown(&loaded.register, &citations)

@@ -233,6 +233,10 @@ pub enum StepKind {
         name: Ident,
         expect: Option<ExpectClause>,
     },
+    /// `require CALL because "REASON"`: a set-up step the environment may not support. When
+    /// the call fails because something is missing here (no `tc` program, a kernel without
+    /// the qdisc), the case ends as skipped with REASON; any other failure fails the case.
+    Require { call: Call, reason: String },
 }
 
 /// A call and its arguments, typed per call. `Ident`s name handles (sockets, pipe ends,
@@ -563,6 +567,13 @@ pub enum Op {
         addr: HostAddr,
         len: u64,
         family: Sym,
+    },
+    /// `tc("qdisc add dev lo root tbf ...")`: runs the `tc` program with these arguments (the
+    /// string split on whitespace) to shape the case's own network namespace; only in a case
+    /// that `needs isolation`.
+    Tc {
+        args: Vec<String>,
+        span: Span,
     },
 }
 

@@ -173,6 +173,12 @@ pub(crate) enum Mistake {
     },
     #[error("`{call}` in a case without `needs isolation`")]
     NeedsIsolation { call: &'static str },
+    #[error("`tc` in a case that does not declare `needs isolation`")]
+    TcWithoutIsolation,
+    #[error("`require` does not apply to `{call}`")]
+    RequireOnlyTc { call: &'static str },
+    #[error("`require` without a reason")]
+    RequireWithoutReason,
 }
 
 /// "an errno", "a socket type": the category with its article, for labels.
@@ -244,6 +250,9 @@ impl Mistake {
             Mistake::UnknownFdSet { .. } => "unknown-fd-set",
             Mistake::UnknownProcess { .. } => "unknown-process",
             Mistake::NeedsIsolation { .. } => "needs-isolation",
+            Mistake::TcWithoutIsolation => "tc-without-isolation",
+            Mistake::RequireOnlyTc { .. } => "require-only-tc",
+            Mistake::RequireWithoutReason => "missing-reason",
         }
     }
 
@@ -325,6 +334,9 @@ impl Mistake {
             Mistake::NeedsIsolation { .. } => {
                 "changes the machine unless the case has namespaces of its own".into()
             }
+            Mistake::TcWithoutIsolation => "changes the network namespace".into(),
+            Mistake::RequireOnlyTc { .. } => "expected `tc(...)`".into(),
+            Mistake::RequireWithoutReason => "expected `because \"...\"` here".into(),
         }
     }
 
@@ -431,6 +443,15 @@ impl Mistake {
                  namespaces, and is skipped where there are none"
                     .into(),
             ),
+            Mistake::TcWithoutIsolation => {
+                Some("add `needs isolation` to the header: tc must never touch the host's own network".into())
+            }
+            Mistake::RequireOnlyTc { call } => {
+                Some(format!("only a `tc(...)` set-up step can skip the case; write `{call}(...)` as a plain statement"))
+            }
+            Mistake::RequireWithoutReason => {
+                Some("say what the environment lacks when it fails, e.g. `because \"needs sch_tbf\"`".into())
+            }
         }
     }
 }

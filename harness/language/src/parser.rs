@@ -344,6 +344,7 @@ const CALLS: &[CallSpec] = &[
         3,
         Returns::Nothing,
     ),
+    spec("tc", "tc(\"ARGUMENTS\")", 1, 1, Returns::Nothing),
 ];
 
 /// Calls that change the host name, the mounts or `/etc`: only a case with a namespace of
@@ -702,6 +703,14 @@ impl<'s> Parser<'s> {
         let starts_call = matches!(second, Some(Tok::LParen | Tok::Eq | Tok::Comma));
         match first {
             Some("when") => self.when_line(&mut cur),
+            Some("require") if !starts_call => {
+                self.body_started = true;
+                if let Ok(step) = self.require_line(&mut cur) {
+                    self.steps.push(step);
+                }
+                // A `when` line cannot vary a requirement: it has no expectation.
+                self.last = Last::Nothing;
+            }
             Some("await") if !starts_call => {
                 self.body_started = true;
                 self.last = match self.await_line(&mut cur) {
@@ -1327,6 +1336,48 @@ impl<'s> Parser<'s> {
         ))
     }
 
+    /// `require tc(...) because "needs sch_tbf"`: the call, then its mandatory reason.
+    fn require_line(&mut self, cur: &mut Cursor) -> PResult<Step> {
+        let start = cur.here().start;
+        cur.next();
+        let name_span = cur.here();
+        let name = match cur.peek() {
+            Some(Tok::Name(n)) => n.clone(),
+            _ => return self.unexpected(cur, "a call such as `tc(...)`", None),
+        };
+        cur.next();
+        self.expect_tok(cur, &Tok::LParen, "`(`")?;
+        let args = self.arg_list(cur, &Tok::RParen)?;
+        let call_span = name_span.to(Span::new(cur.prev_end(), cur.prev_end()));
+        let Some(spec) = CALLS.iter().find(|c| c.name == name) else {
+            let names: Vec<&'static str> = CALLS.iter().map(|c| c.name).collect();
+            let suggestion = closest_static(&name, &names);
+            return self.fail(Mistake::UnknownCall { name, suggestion }, name_span);
+        };
+        let op = self.op(spec, &args, call_span)?;
+        if !matches!(op, Op::Tc { .. }) {
+            return self.fail(Mistake::RequireOnlyTc { call: spec.name }, call_span);
+        }
+        let reason = match cur.eat_name("because") {
+            Some(_) => self.one_string_start(cur, "a reason in quotes")?,
+            None if cur.at_end() || cur.peek() == Some(&Tok::Eq) => {
+                return self.fail(Mistake::RequireWithoutReason, cur.here())
+            }
+            None => return self.unexpected(cur, "`because \"...\"`", None),
+        };
+        self.expect_end(cur, "the end of the statement")?;
+        Ok(Step {
+            span: Span::new(start, cur.prev_end()),
+            kind: StepKind::Require {
+                call: Call {
+                    span: call_span,
+                    op,
+                },
+                reason,
+            },
+        })
+    }
+
     fn when_line(&mut self, cur: &mut Cursor) {
         let when_span = cur.here();
         let (index, ctx) = match self.last {
@@ -1347,6 +1398,7 @@ impl<'s> Parser<'s> {
         let slot = match &mut step.kind {
             StepKind::Call { expect, .. } => expect,
             StepKind::Await { expect, .. } => expect,
+            StepKind::Require { .. } => return,
         };
         // `when` on a step without an expectation varies "must not fail", which is `ok`.
         let clause = slot.get_or_insert_with(|| {
@@ -2787,6 +2839,7 @@ impl<'s> Parser<'s> {
                 len: self.size(&args[1]),
                 family: self.sym(&args[2], Category::Domain),
             },
+            "tc" => self.tc(&args[0], call_span),
             _ => return Err(Bail),
         })
     }
@@ -2907,6 +2960,33 @@ impl<'s> Parser<'s> {
                 help,
                 HostAddr::V4([0; 4]),
             ),
+        }
+    }
+
+    /// `tc("qdisc add dev lo clsact")`: the words of one tc command. It changes the network
+    /// namespace, so the case must have one of its own (`needs isolation`).
+    fn tc(&mut self, arg: &Arg, call_span: Span) -> Op {
+        let text = self.string_arg(arg, "the tc command in quotes");
+        let args: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+        if args.is_empty() && matches!(arg.kind, ArgKind::Str(_)) {
+            self.push(
+                Mistake::WrongArgument {
+                    expected: "a tc command".into(),
+                    found: "an empty string".into(),
+                    help: Some(
+                        "write the arguments as on a shell: `tc(\"qdisc add dev lo clsact\")`"
+                            .into(),
+                    ),
+                },
+                arg.span,
+            );
+        }
+        if !self.meta.needs.contains(&Need::Isolation) {
+            self.push(Mistake::TcWithoutIsolation, call_span);
+        }
+        Op::Tc {
+            args,
+            span: arg.span,
         }
     }
 
@@ -4515,6 +4595,61 @@ mod tests {
         assert_eq!(
             codes("gethostbyname(\"x\") = ok h_aliases \"a\"\n"),
             vec!["wrong-argument"]
+        );
+    }
+
+    #[test]
+    fn tc_and_require() {
+        let isolated = |body: &str| format!("case \"t\"\nneeds isolation\n{body}");
+        let codes_of = |src: &str| -> Vec<&'static str> {
+            match parse("t.sock", src) {
+                Ok(_) => Vec::new(),
+                Err(d) => d.iter().map(|d| d.code).collect(),
+            }
+        };
+        let s = parse(
+            "t.sock",
+            &isolated(
+                "require tc(\"qdisc  add dev lo clsact\") because \"needs clsact\"\ntc(\"-s qdisc show dev lo\")\n",
+            ),
+        )
+        .unwrap();
+        match &s.steps[0].kind {
+            StepKind::Require { call, reason } => {
+                assert_eq!(reason, "needs clsact");
+                assert!(
+                    matches!(&call.op, Op::Tc { args, .. } if args == &["qdisc", "add", "dev", "lo", "clsact"])
+                );
+            }
+            other => panic!("not a requirement: {other:?}"),
+        }
+        assert!(
+            matches!(&s.steps[1].kind, StepKind::Call { call, .. } if matches!(call.op, Op::Tc { .. }))
+        );
+        // tc must never run in the host's namespace: the case has to ask for its own.
+        assert_eq!(
+            codes_of("case \"t\"\ntc(\"qdisc show\")\n"),
+            vec!["tc-without-isolation"]
+        );
+        assert_eq!(
+            codes_of(&isolated("require tc(\"qdisc show\")\n")),
+            vec!["missing-reason"]
+        );
+        assert_eq!(
+            codes_of(&isolated("require tc(\"qdisc show\") = 0\n")),
+            vec!["missing-reason"]
+        );
+        assert_eq!(
+            codes_of(&isolated("require sleep(1ms) because \"x\"\n")),
+            vec!["require-only-tc"]
+        );
+        assert_eq!(codes_of(&isolated("tc(\"  \")\n")), vec!["wrong-argument"]);
+        assert_eq!(codes_of(&isolated("tc(qdisc)\n")), vec!["wrong-argument"]);
+        assert_eq!(
+            codes_of(&isolated(
+                "require tc(\"qdisc show\") because \"x\"\n  when linux = ok because \"y\"\n"
+            )),
+            vec!["orphan-when"]
         );
     }
 }

@@ -208,6 +208,11 @@ pub(crate) enum Prepared {
     Children,
     /// Host names, host ids, the hosts database and scratch files (`names.rs`).
     Names(super::names::NamesCall),
+    /// `tc ARGS`, killed after `limit` (see `tc.rs`).
+    Tc {
+        args: Vec<String>,
+        limit: Duration,
+    },
 }
 
 /// Everything a call returned.
@@ -593,6 +598,7 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
                 });
         }
         Prepared::Names(c) => super::names::perform(c, &mut o),
+        Prepared::Tc { args, limit } => o = super::tc::run(args, *limit, deadline),
     }
     o.took = start.elapsed();
     o

@@ -94,7 +94,9 @@ pub enum Event {
 /// The verdict of one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseEnd {
-    /// `Pass`, `Fail` or `Error`; never `Skip` (prerequisites are the runner's business).
+    /// `Pass`, `Fail` or `Error`; `Skip` only when a `require` step found something missing
+    /// here (the `needs` of the header are the runner's business, judged before the case
+    /// process starts).
     pub outcome: Outcome,
     /// One line: why the case failed or errored.
     pub message: Option<String>,

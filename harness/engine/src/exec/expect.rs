@@ -114,10 +114,16 @@ impl Judge<'_> {
             return Ok(match o.ret {
                 _ if self.observe => Verdict::Match(None),
                 Ok(_) => Verdict::Match(None),
-                Err(e) => Verdict::Mismatch(format!(
-                    "the call failed with {}; a statement without `=` must not fail",
-                    errno_name(e)
-                )),
+                Err(e) => Verdict::Mismatch(match (op, &o.note) {
+                    // tc is a program, not a call: what it printed says what went wrong.
+                    (Op::Tc { .. }, Some(said)) => {
+                        format!("tc failed ({}): {said}", errno_name(e))
+                    }
+                    _ => format!(
+                        "the call failed with {}; a statement without `=` must not fail",
+                        errno_name(e)
+                    ),
+                }),
             });
         };
         let mut why = Vec::new();

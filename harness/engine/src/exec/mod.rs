@@ -23,6 +23,7 @@ mod render;
 mod run;
 mod signals;
 mod table;
+mod tc;
 #[cfg(test)]
 mod tests;
 

@@ -796,6 +796,23 @@ impl Resolver<'_> {
             | Op::Sethostid { .. }
             | Op::Gethostbyname2 { .. }
             | Op::Gethostbyaddr { .. } => self.prepare_names(op)?,
+            Op::Tc { args, .. } => {
+                // The host's qdiscs are never touched: tc runs only in a namespace of the
+                // case's own (a grading case shares the server's, so it is refused too).
+                if !self.ctx.facts.isolated || self.ctx.server.is_some() {
+                    return Err(HarnessError::Other(
+                        "tc() runs only in a case with a network namespace of its own (`needs isolation`)".into(),
+                    ));
+                }
+                let limit = super::tc::TC_TIMEOUT.mul_f64(self.ctx.time_scale.max(1.0));
+                (
+                    Prepared::Tc {
+                        args: args.clone(),
+                        limit,
+                    },
+                    format!("tc({:?})", args.join(" ")),
+                )
+            }
             Op::Pair { .. }
             | Op::Close { .. }
             | Op::Signal { .. }

@@ -101,6 +101,29 @@ pub fn execute(
     end
 }
 
+/// A `require` step whose call failed because this environment lacks something (see
+/// `tc::UNSUPPORTED`) ends the case as skipped with the case's reason and what was missing;
+/// any other failure stands, so a mistake in the command is never hidden as a skip.
+fn skip_if_unsupported(flow: Flow, record: &StepRecord, reason: &str) -> Flow {
+    match flow {
+        Flow::Stop(end)
+            if end.outcome == Outcome::Fail
+                && record
+                    .errno
+                    .as_deref()
+                    .is_some_and(|e| super::tc::UNSUPPORTED.contains(&e)) =>
+        {
+            let detail = record.note.as_deref().unwrap_or(record.result.as_str());
+            Flow::Stop(CaseEnd {
+                outcome: Outcome::Skip,
+                message: Some(format!("{reason} (line {}: {detail})", record.line)),
+                failure: None,
+            })
+        }
+        flow => flow,
+    }
+}
+
 fn flags_of(alt_mods: &[Modifier]) -> Option<&Vec<Ident>> {
     alt_mods.iter().find_map(|m| match m {
         Modifier::Rights(ids) => Some(ids),
@@ -150,6 +173,11 @@ impl<'a> Run<'a> {
                 } => self.call_step(index, step, bind, call, expect.as_ref(), *blocks),
                 StepKind::Await { name, expect } => {
                     self.await_step(index, step, name, expect.as_ref())
+                }
+                StepKind::Require { call, reason } => {
+                    let (record, flow) = self.call_step(index, step, &[], call, None, false);
+                    let flow = skip_if_unsupported(flow, &record, reason);
+                    (record, flow)
                 }
             };
             sink(Event::Step(record));
@@ -489,7 +517,7 @@ impl<'a> Run<'a> {
         rec.errno = obs.ret.err().map(errno_name);
         rec.duration_us = obs.took.as_micros() as u64;
         rec.data = obs.data.as_deref().map(Bytes::capture);
-        if let Some(n) = obs.note.take() {
+        if let Some(n) = obs.note.clone() {
             rec.note = Some(match rec.note.take() {
                 Some(old) => format!("{old}; {n}"),
                 None => n,
