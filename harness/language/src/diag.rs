@@ -173,8 +173,6 @@ pub(crate) enum Mistake {
     },
     #[error("`{call}` in a case without `needs isolation`")]
     NeedsIsolation { call: &'static str },
-    #[error("`tc` in a case that does not declare `needs isolation`")]
-    TcWithoutIsolation,
     #[error("`require` does not apply to `{call}`")]
     RequireOnlyTc { call: &'static str },
     #[error("`require` without a reason")]
@@ -250,7 +248,6 @@ impl Mistake {
             Mistake::UnknownFdSet { .. } => "unknown-fd-set",
             Mistake::UnknownProcess { .. } => "unknown-process",
             Mistake::NeedsIsolation { .. } => "needs-isolation",
-            Mistake::TcWithoutIsolation => "tc-without-isolation",
             Mistake::RequireOnlyTc { .. } => "require-only-tc",
             Mistake::RequireWithoutReason => "missing-reason",
         }
@@ -334,7 +331,6 @@ impl Mistake {
             Mistake::NeedsIsolation { .. } => {
                 "changes the machine unless the case has namespaces of its own".into()
             }
-            Mistake::TcWithoutIsolation => "changes the network namespace".into(),
             Mistake::RequireOnlyTc { .. } => "expected `tc(...)`".into(),
             Mistake::RequireWithoutReason => "expected `because \"...\"` here".into(),
         }
@@ -439,13 +435,10 @@ impl Mistake {
             Mistake::UnknownProcess { name, suggestion } => did_you_mean(suggestion.as_ref())
                 .or_else(|| Some(format!("start it first, e.g. `{name} = spawn([\"cat\"], stdin=s, stdout=s)`"))),
             Mistake::NeedsIsolation { .. } => Some(
-                "add `needs isolation` to the header: the case then runs in its own UTS and mount \
-                 namespaces, and is skipped where there are none"
+                "add `needs isolation` to the header: the case then runs in network, mount and \
+                 UTS namespaces of its own, and is skipped where there are none"
                     .into(),
             ),
-            Mistake::TcWithoutIsolation => {
-                Some("add `needs isolation` to the header: tc must never touch the host's own network".into())
-            }
             Mistake::RequireOnlyTc { call } => {
                 Some(format!("only a `tc(...)` set-up step can skip the case; write `{call}(...)` as a plain statement"))
             }
