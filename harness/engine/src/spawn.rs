@@ -88,7 +88,7 @@ pub fn run_case(exe: &Path, spec: &CaseSpec) -> io::Result<ChildRun> {
                 libc::SYS_close_range,
                 3u32,
                 u32::MAX,
-                libc::CLOSE_RANGE_CLOEXEC as u32,
+                libc::CLOSE_RANGE_CLOEXEC,
             );
             Ok(())
         });
