@@ -1787,26 +1787,44 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// An fd_set name declared by `FD_ZERO` above.
-    fn fd_set(&mut self, arg: &Arg) -> Ident {
+    /// A name of a kind other than a handle (an fd_set, a process), bound above in `known`.
+    /// Returns the name and whether it is settled: bound, poisoned by an earlier mistake, or
+    /// not a name at all (reported here with `expected` and `help`). An unsettled name is for
+    /// the caller to report, as it knows what else the name may be.
+    fn bound_name(
+        &mut self,
+        arg: &Arg,
+        expected: &str,
+        help: &str,
+        known: fn(&Self) -> &[String],
+    ) -> (Ident, bool) {
         let ArgKind::Name(n) = &arg.kind else {
-            return self.wrong(
-                arg,
-                "the name of an fd_set",
-                Some("declare a set with `FD_ZERO(rs)` and name it: `FD_SET(h, rs)`".into()),
-                Ident {
-                    name: String::new(),
-                    span: arg.span,
-                },
-            );
+            let id = Ident {
+                name: String::new(),
+                span: arg.span,
+            };
+            return (self.wrong(arg, expected, Some(help.into()), id), true);
         };
         let id = Ident {
             name: n.clone(),
             span: arg.span,
         };
-        if self.sets.contains(n) || self.poisoned.contains(n) {
+        let settled = known(self).contains(n) || self.poisoned.contains(n);
+        (id, settled)
+    }
+
+    /// An fd_set name declared by `FD_ZERO` above.
+    fn fd_set(&mut self, arg: &Arg) -> Ident {
+        let (id, settled) = self.bound_name(
+            arg,
+            "the name of an fd_set",
+            "declare a set with `FD_ZERO(rs)` and name it: `FD_SET(h, rs)`",
+            |p| &p.sets,
+        );
+        if settled {
             return id;
         }
+        let n = &id.name;
         if self.handles.contains(n) || self.pending.iter().any(|p| p.name == *n) {
             self.push(Mistake::HandleAsSet { name: n.clone() }, arg.span);
         } else {
@@ -2909,25 +2927,17 @@ impl<'s> Parser<'s> {
 
     /// A process name bound by `spawn`.
     fn process(&mut self, arg: &Arg) -> Ident {
-        let ArgKind::Name(n) = &arg.kind else {
-            return self.wrong(
-                arg,
-                "a process",
-                Some("a process is a name bound by `p = spawn([...])`".into()),
-                Ident {
-                    name: String::new(),
-                    span: arg.span,
-                },
-            );
-        };
-        let id = Ident {
-            name: n.clone(),
-            span: arg.span,
-        };
-        if self.processes.contains(n) || self.poisoned.contains(n) {
+        let (id, settled) = self.bound_name(
+            arg,
+            "a process",
+            "a process is a name bound by `p = spawn([...])`",
+            |p| &p.processes,
+        );
+        if settled {
             return id;
         }
-        if self.handles.contains(n) {
+        let n = id.name.clone();
+        if self.handles.contains(&n) {
             return self.wrong(
                 arg,
                 "a process",
@@ -2937,10 +2947,10 @@ impl<'s> Parser<'s> {
                 id,
             );
         }
-        let suggestion = closest(n, self.processes.iter().map(String::as_str));
+        let suggestion = closest(&n, self.processes.iter().map(String::as_str));
         self.push(
             Mistake::UnknownProcess {
-                name: n.clone(),
+                name: n,
                 suggestion,
             },
             arg.span,
