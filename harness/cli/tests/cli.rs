@@ -276,7 +276,11 @@ fn an_unprivileged_user_can_run_cases() {
         .unwrap();
     let exe = dir.path().join("sockspec");
     std::fs::copy(env!("CARGO_BIN_EXE_sockspec"), &exe).unwrap();
-    for name in ["passes.sock", "needs-isolation.sock"] {
+    for name in [
+        "passes.sock",
+        "needs-isolation.sock",
+        "needs-unprivileged.sock",
+    ] {
         std::fs::copy(fixture(name), dir.path().join(name)).unwrap();
     }
     use std::os::unix::fs::PermissionsExt;
@@ -298,6 +302,11 @@ fn an_unprivileged_user_can_run_cases() {
     assert!(line_ok("passes"), "{all}");
     assert!(
         line_ok("needs-isolation") || all.contains("needs a private network namespace"),
+        "{all}"
+    );
+    // In a user namespace the case is uid 0: `needs unprivileged` must take its capabilities.
+    assert!(
+        line_ok("needs-unprivileged") || all.contains("needs a private network namespace"),
         "{all}"
     );
 }

@@ -63,7 +63,11 @@ pub fn case_main(spec_json: &str) -> i32 {
         }
     };
     if spec.drop_privileges && nix::unistd::geteuid().is_root() {
-        if let Err(e) = sandbox::drop_to_nobody() {
+        let dropped = match (&spec.server, spec.isolation) {
+            (None, sandbox::Isolation::UserNetns) => sandbox::drop_capabilities(),
+            _ => sandbox::drop_to_nobody(),
+        };
+        if let Err(e) = dropped {
             send(error_end(error_chain(&e)));
             return 0;
         }

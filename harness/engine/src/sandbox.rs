@@ -76,6 +76,8 @@ pub enum SandboxError {
     },
     #[error("cannot drop privileges to `nobody`")]
     DropPrivileges(#[source] nix::Error),
+    #[error("cannot drop the capabilities of the case (uid 0 of its user namespace)")]
+    DropCapabilities(#[source] nix::Error),
 }
 
 /// Enters the namespaces for `mode` and returns the private directory to use.
@@ -275,6 +277,58 @@ pub fn drop_to_nobody() -> Result<(), SandboxError> {
     nix::unistd::setuid(Uid::from_raw(NOBODY)).map_err(SandboxError::DropPrivileges)?;
     arm_parent_death_signal();
     Ok(())
+}
+
+/// Takes every capability away from a process that is uid 0 in a user namespace of its own
+/// (the unprivileged mode), for `needs unprivileged` cases: `nobody` is not mapped there, so
+/// it cannot become `nobody`, but without capabilities its uid 0 is worth no more than the
+/// user it maps to. SECBIT_NOROOT keeps programs it execs from getting them back.
+pub fn drop_capabilities() -> Result<(), SandboxError> {
+    let secure = libc::SECBIT_NOROOT | libc::SECBIT_NOROOT_LOCKED;
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_SECUREBITS, secure as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(SandboxError::DropCapabilities(nix::errno::Errno::last()));
+    }
+    #[repr(C)]
+    struct CapHeader {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct CapData {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    // _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
+    let header = CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset reads one header and two data structs of the layout above.
+    if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } != 0 {
+        return Err(SandboxError::DropCapabilities(nix::errno::Errno::last()));
+    }
+    arm_parent_death_signal();
+    Ok(())
+}
+
+/// Whether the process holds any effective capability (`CapEff` in /proc/self/status).
+pub fn has_capabilities() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps != 0)
 }
 
 /// Makes the kernel SIGKILL this process when the runner dies, so an interrupted run

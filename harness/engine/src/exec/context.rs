@@ -53,7 +53,9 @@ impl Facts {
             .unwrap_or_default();
         Facts {
             platform: std::env::consts::OS.to_string(),
-            root: nix::unistd::geteuid().is_root(),
+            // uid 0 without capabilities (a `needs unprivileged` case in a user namespace)
+            // is not root for what a case can do.
+            root: nix::unistd::geteuid().is_root() && crate::sandbox::has_capabilities(),
             isolated,
             kernel: parse_kernel_release(&release),
             sysctl: read_proc_sys,
