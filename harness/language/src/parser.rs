@@ -3489,26 +3489,20 @@ impl<'s> Parser<'s> {
 
     /// `0..100`, `>=50`, `50ms..100ms`: a number of milliseconds (units are converted).
     fn millis_match(&mut self, cur: &mut Cursor) -> PResult<IntMatch> {
-        let cmp = match cur.peek() {
-            Some(Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge | Tok::EqEq | Tok::Ne) => {
-                Some(self.cmp_op(cur)?)
-            }
-            _ => None,
-        };
-        let low_arg = self.primary(cur)?;
-        let low = self.millis(&low_arg);
-        if let Some(op) = cmp {
-            return Ok(IntMatch::Cmp(op, low));
-        }
-        if cur.eat(&Tok::DotDot).is_none() {
-            return Ok(IntMatch::Exact(low));
-        }
-        let high_arg = self.primary(cur)?;
-        Ok(IntMatch::Range(low, self.millis(&high_arg)))
+        self.matcher(cur, Self::millis)
     }
 
     /// `16`, `>2`, `2..110`: an integer matcher after a modifier word.
     fn int_match(&mut self, cur: &mut Cursor) -> PResult<IntMatch> {
+        self.matcher(cur, Self::int)
+    }
+
+    /// `N`, `OP N` or `N..M`, each number read by `value`.
+    fn matcher(
+        &mut self,
+        cur: &mut Cursor,
+        value: fn(&mut Self, &Arg) -> i64,
+    ) -> PResult<IntMatch> {
         let cmp = match cur.peek() {
             Some(Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge | Tok::EqEq | Tok::Ne) => {
                 Some(self.cmp_op(cur)?)
@@ -3516,7 +3510,7 @@ impl<'s> Parser<'s> {
             _ => None,
         };
         let low_arg = self.primary(cur)?;
-        let low = self.int(&low_arg);
+        let low = value(self, &low_arg);
         if let Some(op) = cmp {
             return Ok(IntMatch::Cmp(op, low));
         }
@@ -3524,7 +3518,7 @@ impl<'s> Parser<'s> {
             return Ok(IntMatch::Exact(low));
         }
         let high_arg = self.primary(cur)?;
-        Ok(IntMatch::Range(low, self.int(&high_arg)))
+        Ok(IntMatch::Range(low, value(self, &high_arg)))
     }
 
     fn millis(&mut self, arg: &Arg) -> i64 {
