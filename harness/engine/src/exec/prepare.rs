@@ -798,8 +798,9 @@ impl Resolver<'_> {
             | Op::Gethostbyaddr { .. } => self.prepare_names(op)?,
             Op::Tc { args, .. } => {
                 // The host's qdiscs are never touched: tc runs only in a namespace of the
-                // case's own (a grading case shares the server's, so it is refused too).
-                if !self.ctx.facts.isolated || self.ctx.server.is_some() {
+                // case's own (a grading case shares the server's, so it is refused too), the
+                // same rule the calls of names.rs follow.
+                if !crate::sandbox::owns_namespaces() {
                     return Err(HarnessError::Other(
                         "tc() runs only in a case with a network namespace of its own (`needs isolation`)".into(),
                     ));

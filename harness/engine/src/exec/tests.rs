@@ -588,7 +588,8 @@ fn urgent_data_raises_sigurg_for_the_owner() {
 #[test]
 fn changing_the_machine_is_refused_without_namespaces_of_its_own() {
     // The unit tests run in the test process, which never entered namespaces: every call
-    // that would rename the host or write its /etc must be a harness error, not a syscall.
+    // that would rename the host, write its /etc or shape its network must be a harness
+    // error, not a syscall.
     let before = nix::unistd::gethostname().unwrap();
     for (body, says) in [
         (
@@ -606,6 +607,10 @@ fn changing_the_machine_is_refused_without_namespaces_of_its_own() {
         ),
         ("write_file(path(\"../escape\"), \"x\")\n", "is refused"),
         ("read_file(rawpath(\"/etc/hosts\"), 64)\n", "is refused"),
+        (
+            "tc(\"qdisc add dev lo root tbf rate 1kbit burst 1500 limit 1500\")\n",
+            "network namespace of its own",
+        ),
     ] {
         let source = format!("case \"x\"\nneeds isolation\n{body}");
         let scenario = sockspec_lang::parse("t.sock", &source).unwrap();
