@@ -381,9 +381,8 @@ pub fn choose(exe: &Path) -> (Isolation, Option<String>) {
     (Isolation::Shared, Some(reason.to_string()))
 }
 
-/// Keeps this mount namespace's mounts from propagating back to the host, then gives /tmp a
-/// fresh tmpfs that dies with the namespace.
-fn private_tmp() -> Result<(), SandboxError> {
+/// Keeps the mounts of this (new) mount namespace from propagating back to the host.
+pub fn make_mounts_private() -> nix::Result<()> {
     mount(
         None::<&str>,
         "/",
@@ -391,7 +390,12 @@ fn private_tmp() -> Result<(), SandboxError> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(SandboxError::Mount)?;
+}
+
+/// Keeps this mount namespace's mounts from propagating back to the host, then gives /tmp a
+/// fresh tmpfs that dies with the namespace.
+fn private_tmp() -> Result<(), SandboxError> {
+    make_mounts_private().map_err(SandboxError::Mount)?;
     mount(
         Some("tmpfs"),
         "/tmp",

@@ -191,14 +191,7 @@ fn build_sandbox(spec: &HolderSpec) -> Result<(), String> {
             | CloneFlags::CLONE_NEWUTS,
     )
     .map_err(|e| err("cannot create the sandbox's namespaces", &e))?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|e| err("cannot make mounts private", &e))?;
+    sandbox::make_mounts_private().map_err(|e| err("cannot make mounts private", &e))?;
     sandbox::loopback_up().map_err(|e| err("cannot bring lo up", &e))?;
     // The network namespace is the server's alone, so ports below 1024 (inetd's echo on 7)
     // harm nobody; the sysctl is per namespace.
