@@ -327,15 +327,16 @@ pub fn judge(spec: &TrialSpec, opts: &RunOptions) -> CaseResult {
         .unwrap_or(DEFAULT_DEADLINE)
         .mul_f64(opts.time_scale.max(1.0));
     let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-    let shared_dir = match opts.isolation {
-        Isolation::Shared => match shared_temp_dir() {
+    let shared_dir = match opts.isolation.private_tmp() {
+        false => match shared_temp_dir() {
             Ok(dir) => Some(dir),
             Err(e) => return error(result, format!("cannot create a private directory: {e}")),
         },
-        _ => None,
+        true => None,
     };
     let case_spec = CaseSpec {
         file: spec.case.path.clone(),
+        source: Some(spec.case.source.clone()),
         flavour: spec.flavour.map(|f| f.name().to_string()),
         time_scale: opts.time_scale,
         deadline_ms: deadline.as_millis() as u64,
