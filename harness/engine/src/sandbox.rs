@@ -147,6 +147,8 @@ pub trait Kernel {
     fn read_only_tree(&mut self, target: &str) -> nix::Result<()>;
     /// The text of `/proc/self/mountinfo`.
     fn mountinfo(&self) -> Option<String>;
+    /// Covers `/dev` with the case's own ([`private_dev`]); mounts go through [`Kernel::mount`].
+    fn private_dev(&mut self) -> Result<(), SandboxError>;
 }
 
 /// The running kernel.
@@ -213,6 +215,10 @@ impl Kernel for HostKernel {
 
     fn mountinfo(&self) -> Option<String> {
         fs::read_to_string("/proc/self/mountinfo").ok()
+    }
+
+    fn private_dev(&mut self) -> Result<(), SandboxError> {
+        private_dev(self)
     }
 }
 
@@ -559,7 +565,7 @@ fn isolate_with(k: &mut dyn Kernel, flags: CloneFlags) -> Result<Verified, Sandb
         step: "mount the case's /tmp (tmpfs)".into(),
         source,
     })?;
-    private_dev(k)?;
+    k.private_dev()?;
     Ok(v)
 }
 
@@ -966,4 +972,280 @@ pub fn make_mounts_private() -> nix::Result<()> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    //! A kernel that lies, to prove the order of checks: nothing is mounted unless the mount
+    //! namespace was verified new and private, and the host verified read-only.
+
+    use super::*;
+    use std::collections::BTreeMap;
+
+    struct Mount {
+        point: String,
+        shared: bool,
+        ro: bool,
+    }
+
+    struct FakeKernel {
+        /// `unshare` returns 0; it changes the namespaces only when this is true.
+        unshare_works: bool,
+        /// `/proc/self/ns` entries that do not exist (gVisor has no `mnt`).
+        missing: Vec<&'static str>,
+        /// `mount(MS_REC | MS_PRIVATE)` fails with EINVAL (gVisor).
+        refuse_rec: bool,
+        /// A non-recursive `MS_PRIVATE` returns 0 without changing anything.
+        single_private_is_noop: bool,
+        /// What `mount_setattr` returns.
+        setattr: Result<(), Errno>,
+        /// `mount_setattr` returns 0 and leaves this mount writable.
+        setattr_skips: Option<&'static str>,
+        ns: BTreeMap<&'static str, u64>,
+        mounts: Vec<Mount>,
+        /// Every call that changed the mount table, in order.
+        log: Vec<String>,
+    }
+
+    impl FakeKernel {
+        fn new() -> FakeKernel {
+            let ns = ["user", "net", "mnt", "uts", "pid_for_children"]
+                .into_iter()
+                .zip(1..)
+                .collect();
+            let mounts = ["/", "/proc", "/dev", "/home/user files"]
+                .into_iter()
+                .map(|p| Mount {
+                    point: p.to_string(),
+                    shared: true,
+                    ro: false,
+                })
+                .collect();
+            FakeKernel {
+                unshare_works: true,
+                missing: Vec::new(),
+                refuse_rec: false,
+                single_private_is_noop: false,
+                setattr: Ok(()),
+                setattr_skips: None,
+                ns,
+                mounts,
+                log: Vec::new(),
+            }
+        }
+
+        /// The mounts made after the checks: the case's own `/tmp` and `/dev`.
+        fn case_mounts(&self) -> Vec<&String> {
+            self.log
+                .iter()
+                .filter(|l| l.starts_with("tmpfs") || l.starts_with("dev"))
+                .collect()
+        }
+    }
+
+    impl Kernel for FakeKernel {
+        fn unshare(&mut self, flags: CloneFlags) -> nix::Result<()> {
+            if self.unshare_works {
+                for kind in namespace_kinds(flags) {
+                    if let Some(id) = self.ns.get_mut(kind) {
+                        *id += 100;
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        fn namespace_id(&self, kind: &str) -> Option<u64> {
+            if self.missing.contains(&kind) {
+                return None;
+            }
+            self.ns.get(kind).copied()
+        }
+
+        fn mount(
+            &mut self,
+            _source: Option<&str>,
+            target: &str,
+            fstype: Option<&str>,
+            flags: MsFlags,
+            _data: Option<&str>,
+        ) -> nix::Result<()> {
+            if flags.contains(MsFlags::MS_PRIVATE) {
+                if flags.contains(MsFlags::MS_REC) {
+                    if self.refuse_rec {
+                        return Err(Errno::EINVAL);
+                    }
+                    self.mounts.iter_mut().for_each(|m| m.shared = false);
+                } else if !self.single_private_is_noop {
+                    self.mounts
+                        .iter_mut()
+                        .filter(|m| m.point == target)
+                        .for_each(|m| m.shared = false);
+                }
+                self.log.push(format!("private {target}"));
+            } else if flags.contains(MsFlags::MS_REMOUNT) {
+                self.mounts
+                    .iter_mut()
+                    .filter(|m| m.point == target)
+                    .for_each(|m| m.ro = flags.contains(MsFlags::MS_RDONLY));
+                self.log.push(format!("remount {target}"));
+            } else {
+                self.log
+                    .push(format!("{} {target}", fstype.unwrap_or("bind")));
+            }
+            Ok(())
+        }
+
+        fn read_only_tree(&mut self, _target: &str) -> nix::Result<()> {
+            self.setattr?;
+            for m in &mut self.mounts {
+                if Some(m.point.as_str()) != self.setattr_skips {
+                    m.ro = true;
+                }
+            }
+            self.log.push("setattr /".into());
+            Ok(())
+        }
+
+        fn mountinfo(&self) -> Option<String> {
+            let lines: Vec<String> = self
+                .mounts
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    format!(
+                        "{} 1 0:{i} / {} {},relatime {}- fs none rw",
+                        20 + i,
+                        m.point.replace(' ', "\\040"),
+                        if m.ro { "ro" } else { "rw" },
+                        if m.shared { "shared:1 " } else { "" }
+                    )
+                })
+                .collect();
+            Some(lines.join("\n") + "\n")
+        }
+
+        fn private_dev(&mut self) -> Result<(), SandboxError> {
+            self.log.push("dev".into());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_unshare_that_does_nothing_is_caught_and_nothing_is_mounted() {
+        let mut k = FakeKernel::new();
+        k.unshare_works = false;
+        let err = isolate(&mut k, Isolation::Netns).unwrap_err();
+        assert!(
+            matches!(err, SandboxError::NotNew { kind: "net", .. }),
+            "{err}"
+        );
+        assert!(k.log.is_empty(), "mounted anyway: {:?}", k.log);
+    }
+
+    #[test]
+    fn a_missing_namespace_entry_means_not_isolated() {
+        let mut k = FakeKernel::new();
+        k.missing = vec!["mnt"];
+        let err = isolate(&mut k, Isolation::Netns).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        assert!(k.log.is_empty(), "mounted anyway: {:?}", k.log);
+    }
+
+    #[test]
+    fn the_intermediate_level_checks_network_and_uts_and_mounts_nothing() {
+        let mut k = FakeKernel::new();
+        k.missing = vec!["mnt"];
+        let v = isolate_with(&mut k, NET_UTS).expect("net and uts are new");
+        assert_eq!(v.namespaces, ["net", "uts"]);
+        assert!(!v.mounts_private && !v.host_read_only);
+        assert!(k.log.is_empty(), "mounted: {:?}", k.log);
+    }
+
+    #[test]
+    fn a_refused_ms_rec_is_retried_one_mount_at_a_time_then_verified() {
+        let mut k = FakeKernel::new();
+        k.refuse_rec = true;
+        let v = isolate(&mut k, Isolation::Netns).expect("isolates");
+        assert!(v.mounts_private && v.private_without_rec && v.host_read_only);
+        assert!(
+            v.pid_pending,
+            "the pid namespace is left to the init to check"
+        );
+        let privates = k.log.iter().filter(|l| l.starts_with("private")).count();
+        assert_eq!(privates, 4, "{:?}", k.log);
+        assert!(k.log.contains(&"private /home/user files".to_string()));
+        let first_case_mount = k.log.iter().position(|l| l.starts_with("tmpfs")).unwrap();
+        let last_private = k
+            .log
+            .iter()
+            .rposition(|l| l.starts_with("private"))
+            .unwrap();
+        let setattr = k.log.iter().position(|l| l == "setattr /").unwrap();
+        assert!(
+            last_private < setattr && setattr < first_case_mount,
+            "{:?}",
+            k.log
+        );
+    }
+
+    #[test]
+    fn mounts_still_shared_after_the_retry_stop_everything_before_a_mount() {
+        let mut k = FakeKernel::new();
+        k.refuse_rec = true;
+        k.single_private_is_noop = true;
+        let err = isolate(&mut k, Isolation::Netns).unwrap_err();
+        assert!(err.to_string().contains("still propagates"), "{err}");
+        assert!(k.case_mounts().is_empty(), "mounted: {:?}", k.log);
+        assert!(!k.log.iter().any(|l| l.starts_with("setattr")));
+    }
+
+    #[test]
+    fn a_mount_left_writable_stops_the_case_before_its_own_mounts() {
+        let mut k = FakeKernel::new();
+        k.setattr_skips = Some("/home/user files");
+        let err = isolate(&mut k, Isolation::Netns).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`/home/user files` is still writable"),
+            "{err}"
+        );
+        assert!(k.case_mounts().is_empty(), "mounted: {:?}", k.log);
+    }
+
+    #[test]
+    fn without_mount_setattr_each_mount_is_remounted_read_only() {
+        let mut k = FakeKernel::new();
+        k.setattr = Err(Errno::ENOSYS);
+        let v = isolate(&mut k, Isolation::Netns).expect("isolates");
+        assert!(v.host_read_only);
+        assert_eq!(k.log.iter().filter(|l| l.starts_with("remount")).count(), 4);
+        assert_eq!(k.case_mounts(), ["tmpfs /tmp", "dev"]);
+    }
+
+    #[test]
+    fn mountinfo_is_parsed_with_escapes_and_tags() {
+        let text =
+            "36 35 98:0 /mnt1 /mnt\\040two rw,noatime master:1 shared:2 - ext3 /dev/root rw\n";
+        let m = parse_mountinfo(text);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].point, "/mnt two");
+        assert_eq!(m[0].options, ["rw", "noatime"]);
+        assert_eq!(m[0].tags, ["master:1", "shared:2"]);
+    }
+
+    #[test]
+    fn the_summary_says_what_was_verified() {
+        let v = Verified {
+            namespaces: vec!["net", "mnt"],
+            mounts_private: true,
+            private_without_rec: true,
+            host_read_only: true,
+            ..Verified::default()
+        };
+        assert_eq!(
+            v.summary(),
+            "new net, mnt namespaces; mounts private (one by one: MS_REC refused); host file system read-only (verified)"
+        );
+    }
 }
