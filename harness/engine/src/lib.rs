@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod child;
+pub mod confine;
 pub mod exec;
 pub mod grade;
 pub mod init;

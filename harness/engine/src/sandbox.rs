@@ -646,6 +646,11 @@ pub fn enter(mode: Isolation, shared_dir: Option<&Path>) -> Result<Entered, Sand
         });
     }
     OWN_NAMESPACES.store(true, Ordering::SeqCst);
+    // The case's own /tmp is a tmpfs of its own like a `mount_tmpfs` directory: names there
+    // (`rawpath("/tmp/…")`) are the case's alone.
+    if let Ok(mut dirs) = SCRATCH_DIRS.lock() {
+        dirs.push(PathBuf::from("/tmp"));
+    }
     let dir = PathBuf::from(ISOLATED_PRIVATE_DIR);
     fs::create_dir_all(&dir).map_err(|source| SandboxError::PrivateDir {
         path: dir.clone(),
@@ -733,6 +738,19 @@ pub fn in_scratch(path: &Path) -> bool {
         && SCRATCH_DIRS
             .lock()
             .is_ok_and(|dirs| dirs.iter().any(|d| path.starts_with(d) && path != d))
+}
+
+/// The tmpfs directory of the case's own (its `/tmp`, or one it covered with
+/// [`mount_scratch`]) that `path` lies strictly inside, if any.
+pub fn own_tmpfs_of(path: &Path) -> Option<PathBuf> {
+    if !owns_namespaces() {
+        return None;
+    }
+    let dirs = SCRATCH_DIRS.lock().ok()?;
+    dirs.iter()
+        .filter(|d| path.starts_with(d) && path != d.as_path())
+        .max_by_key(|d| d.as_os_str().len())
+        .cloned()
 }
 
 /// Grading: joins the network namespace of the sandbox holder `pid` (so `127.0.0.1` reaches
