@@ -429,35 +429,15 @@ fn settle(mut result: CaseResult, run: ChildRun, deadline: Duration, source: &st
     result
 }
 
-/// A shared-mode private directory, named after the runner's pid so a later run can sweep
-/// it up if this one is killed with SIGKILL.
-fn shared_temp_dir() -> std::io::Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix(&format!("sockspec-{}-", std::process::id()))
-        .tempdir()
+/// A private directory for a case without a /tmp of its own, locked by this runner so a
+/// later run can sweep it up if this one is killed with SIGKILL.
+fn shared_temp_dir() -> std::io::Result<sockspec_engine::shared_dir::SharedDir> {
+    sockspec_engine::shared_dir::SharedDir::create()
 }
 
-/// Removes private directories left by runners that were killed (their pid is gone).
+/// Removes private directories left by runners that were killed (their lock is free).
 pub fn sweep_stale_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix("sockspec-")
-            .and_then(|r| r.split('-').next())
-        else {
-            continue;
-        };
-        let Ok(pid) = pid.parse::<i32>() else {
-            continue;
-        };
-        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-        if !alive {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
+    sockspec_engine::shared_dir::sweep(&std::env::temp_dir());
 }
 
 /// Called on SIGINT/SIGTERM: kill every case process group and remove their directories.

@@ -14,5 +14,6 @@ pub mod grade;
 pub mod init;
 pub mod properties;
 pub mod sandbox;
+pub mod shared_dir;
 pub mod spawn;
 pub mod wire;
