@@ -222,6 +222,14 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".to_string())
 }
 
+/// Whether the case starts programs (`spawn`).
+fn spawns(scenario: &sockspec_lang::Scenario) -> bool {
+    scenario.steps.iter().any(|step| {
+        matches!(&step.kind, sockspec_lang::StepKind::Call { call, .. }
+            if matches!(call.op, sockspec_lang::Op::Spawn { .. }))
+    })
+}
+
 /// Why a case cannot run here, if it cannot.
 fn unmet_need(spec: &TrialSpec, opts: &RunOptions) -> Option<String> {
     for need in &spec.case.scenario.meta.needs {
@@ -245,6 +253,13 @@ fn unmet_need(spec: &TrialSpec, opts: &RunOptions) -> Option<String> {
         if missing.is_some() {
             return missing;
         }
+    }
+    if opts.root && !opts.isolation.is_isolated() && spawns(&spec.case.scenario) {
+        return Some(format!(
+            "spawns programs, which would run as root over the host's writable files: isolation \
+             `{}` gives no read-only view of the host",
+            opts.isolation.as_str()
+        ));
     }
     let uses_v6 = spec.flavour.is_some_and(|f| f.domain() == "INET6");
     if uses_v6 && !opts.ipv6 {
