@@ -754,8 +754,8 @@ pub fn own_tmpfs_of(path: &Path) -> Option<PathBuf> {
 }
 
 /// Grading: joins the network namespace of the sandbox holder `pid` (so `127.0.0.1` reaches
-/// the server under test), with private mount and pid namespaces, the host read-only and a
-/// `/tmp` of its own like [`enter`].
+/// the server under test), with a private mount namespace, the host read-only and a `/tmp`
+/// of its own like [`enter`].
 pub fn enter_netns_of(pid: i32) -> Result<Entered, SandboxError> {
     let ns =
         fs::File::open(format!("/proc/{pid}/ns/net")).map_err(|source| SandboxError::Unshare {
@@ -766,10 +766,10 @@ pub fn enter_netns_of(pid: i32) -> Result<Entered, SandboxError> {
         what: "the server's network",
         source,
     })?;
-    let verified = isolate_with(
-        &mut HostKernel,
-        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID,
-    )?;
+    // No pid namespace: the case signals and inspects the server's processes by their pids
+    // in the grader's namespace (`server_signal`, `server_fact`), through the host's /proc.
+    // Its init is then a subreaper that sweeps what the case started.
+    let verified = isolate_with(&mut HostKernel, CloneFlags::CLONE_NEWNS)?;
     let dir = PathBuf::from(ISOLATED_PRIVATE_DIR);
     fs::create_dir_all(&dir).map_err(|source| SandboxError::PrivateDir {
         path: dir.clone(),
