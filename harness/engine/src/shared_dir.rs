@@ -111,7 +111,7 @@ mod tests {
         lock(&holder, libc::LOCK_EX).unwrap();
         drop(File::create(gone.join(OWNER)).unwrap());
         let removed = sweep(root.path());
-        assert_eq!(removed, [gone.clone()]);
+        assert_eq!(removed, std::slice::from_ref(&gone));
         assert!(held.exists() && young.exists() && other.exists() && !gone.exists());
         drop(holder);
         assert_eq!(sweep(root.path()), [held]);
