@@ -255,3 +255,101 @@ fn a_case_sees_its_own_processes_only() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every file-taking call, given a host file by absolute name, by `..`, or through a symlink
+/// the case made pointing out, is refused (the case errors, naming the refusal), in every
+/// isolation level, and the host file is unchanged.
+#[test]
+fn scenario_calls_cannot_name_the_host_s_files() {
+    let (mark, dir) = scratch("calls");
+    let keep = dir.join("keep");
+    std::fs::write(&keep, "original").expect("host file");
+    let before = std::fs::metadata(&keep).expect("stat");
+    let k = keep.display().to_string();
+    let up = format!("../../../../../..{k}");
+    let link = "p = spawn([\"ln\", \"-s\", \"/var/tmp\", \"out\"])\nwait(p) = 0\n";
+    let calls = [
+        (
+            "unlink-raw",
+            String::new(),
+            format!("unlink(rawpath({k:?}))"),
+        ),
+        (
+            "chmod-raw",
+            String::new(),
+            format!("chmod(rawpath({k:?}), 0o777)"),
+        ),
+        ("touch-raw", String::new(), format!("touch(rawpath({k:?}))")),
+        ("stat-raw", String::new(), format!("stat(rawpath({k:?}))")),
+        (
+            "write-raw",
+            String::new(),
+            format!("write_file(rawpath({k:?}), \"x\")"),
+        ),
+        (
+            "read-raw",
+            String::new(),
+            format!("read_file(rawpath({k:?}), 8)"),
+        ),
+        (
+            "bind-raw",
+            "s = socket(UNIX, STREAM)\n".to_string(),
+            format!("bind(s, rawpath(\"{}/sock\"))", dir.display()),
+        ),
+        ("unlink-up", String::new(), format!("unlink(path({up:?}))")),
+        (
+            "unlink-link",
+            link.to_string(),
+            format!(
+                "unlink(path(\"out/{}/keep\"))",
+                dir.file_name().unwrap().to_string_lossy()
+            ),
+        ),
+        (
+            "write-link",
+            link.to_string(),
+            format!(
+                "write_file(path(\"out/{}/new\"), \"x\")",
+                dir.file_name().unwrap().to_string_lossy()
+            ),
+        ),
+    ];
+    let cases = dir.join("cases");
+    std::fs::create_dir_all(&cases).unwrap();
+    for (name, setup, call) in &calls {
+        write_case(
+            &cases,
+            &format!("{name}.sock"),
+            &format!("case \"{name}\"\nneeds isolation\n{setup}{call}\n"),
+        );
+    }
+    let json = dir.join("r.json");
+    let out = sockspec(&mark)
+        .args(["run", "--cases"])
+        .arg(&cases)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("sockspec runs");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("report")).expect("json");
+    let results = report["cases"].as_array().expect("cases");
+    let skipped = results.iter().all(|c| c["outcome"] == "skip");
+    if skipped {
+        eprintln!("skipped: no namespaces for cases on this machine");
+        return;
+    }
+    assert_eq!(results.len(), calls.len(), "{}", text(&out));
+    for c in results {
+        let message = c["message"].as_str().unwrap_or("");
+        assert_eq!(c["outcome"], "error", "{}: {message}", c["name"]);
+        assert!(message.contains("refused"), "{}: {message}", c["name"]);
+    }
+    let after = std::fs::metadata(&keep).expect("the host file is still there");
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "original");
+    assert_eq!(before.modified().unwrap(), after.modified().unwrap());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(before.permissions().mode(), after.permissions().mode());
+    assert!(!dir.join("sock").exists() && !dir.join("new").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -64,19 +64,21 @@ fn beneath(base: &Path, path: &Path) -> Result<(), ConfineError> {
     if rel.as_os_str().is_empty() {
         return Ok(());
     }
+    // Only a resolution that would step out is a refusal. Any other failure (ENOENT,
+    // ENOTDIR, EACCES, ENAMETOOLONG) happens before an escape and is met the same way by the
+    // call itself, which then reports its own errno; ELOOP is left to the walk by hand, which
+    // tells a loop inside the directory (the call's own ELOOP) from a way out.
     match beneath_openat2(base, rel) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => beneath_by_hand(base, rel),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV) | Some(libc::ELOOP)) => {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::ELOOP)) => {
+            beneath_by_hand(base, rel)
+        }
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV) | Some(libc::EAGAIN)) => {
             Err(ConfineError::Escapes {
                 path: path.to_path_buf(),
                 base: base.to_path_buf(),
             })
         }
-        Err(e) => Err(ConfineError::Resolve {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        }),
-        Ok(()) => Ok(()),
+        Err(_) | Ok(()) => Ok(()),
     }
 }
 
@@ -131,18 +133,13 @@ fn open_dir(base: &Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// ENOENT anywhere is fine: the call itself will meet the same missing name.
+/// The parent directory, then the name itself (following a final symlink).
 fn beneath_openat2(base: &Path, rel: &Path) -> io::Result<()> {
     let dir = open_dir(base)?;
-    let missing = |r: io::Result<OwnedFd>| match r {
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-        Err(e) => Err(e),
-        Ok(_) => Ok(()),
-    };
     if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
-        missing(openat2(&dir, parent, libc::O_DIRECTORY))?;
+        openat2(&dir, parent, libc::O_DIRECTORY)?;
     }
-    missing(openat2(&dir, rel, 0))
+    openat2(&dir, rel, 0).map(drop)
 }
 
 /// The walk `RESOLVE_BENEATH` does, for kernels without openat2: every symlink met is
@@ -178,8 +175,12 @@ fn beneath_by_hand(base: &Path, rel: &Path) -> Result<(), ConfineError> {
                     path: here.clone(),
                     message: e.to_string(),
                 })?;
-                if target.is_absolute() || links > 40 {
+                if target.is_absolute() {
                     return Err(escapes());
+                }
+                if links > 40 {
+                    // The call itself stops here with ELOOP: nothing beyond is reached.
+                    return Ok(());
                 }
                 todo.extend(
                     target
@@ -209,6 +210,8 @@ mod tests {
         symlink("sub/file", d.path().join("inside-link")).unwrap();
         symlink("nowhere", d.path().join("dangling")).unwrap();
         symlink("/etc/passwd-new", d.path().join("dangling-out")).unwrap();
+        symlink("loop-b", d.path().join("loop-a")).unwrap();
+        symlink("loop-a", d.path().join("loop-b")).unwrap();
         d
     }
 

@@ -3,7 +3,8 @@
 //! and the `call` text of the transcript (`connect(c=fd4, 127.0.0.1:40312)`).
 
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sockspec_lang::symbols::Category;
@@ -146,14 +147,7 @@ impl Resolver<'_> {
             AddrExpr::V4 { ip, port } => v4(*ip, self.port(port)?),
             AddrExpr::V6 { ip, port } => v6(*ip, self.port(port)?),
             AddrExpr::Handle(h) => self.table.local(h)?.clone(),
-            AddrExpr::Path(name) => Addr::Path(
-                self.ctx
-                    .private_dir
-                    .join(name)
-                    .as_os_str()
-                    .as_bytes()
-                    .to_vec(),
-            ),
+            AddrExpr::Path(name) => Addr::Path(self.confined(&self.ctx.private_dir.join(name))?),
             AddrExpr::Abstract(name) => {
                 Addr::Abstract(format!("{}{name}", self.abstract_prefix).into_bytes())
             }
@@ -163,9 +157,24 @@ impl Resolver<'_> {
                     "`null` is only an address for sendto (no address at all)".into(),
                 ))
             }
-            AddrExpr::RawPath(p) => Addr::Path(p.as_bytes().to_vec()),
+            AddrExpr::RawPath(p) => Addr::Path(self.confined(Path::new(p))?),
             AddrExpr::Server(name) => server_addr(self.ctx, name.as_deref())?,
         })
+    }
+
+    /// Every file name a scenario gives (`path("x")`, `rawpath("…")`), for files and socket
+    /// addresses alike, goes through [`crate::confine::confine`]: a name outside the case's
+    /// own area is refused whatever the parser let through.
+    pub(crate) fn confined(&self, path: &Path) -> Result<Vec<u8>, HarnessError> {
+        crate::confine::confine(&self.ctx.private_dir, path)
+            .map(|p| p.into_os_string().into_vec())
+            .map_err(|e| {
+                HarnessError::Other(format!(
+                    "the name is refused: {e}; a case names only files in its private directory \
+                     (`path(\"x\")`) or in a tmpfs of its own (its /tmp, a `mount_tmpfs` \
+                     directory), so the machine's files are never touched"
+                ))
+            })
     }
 
     fn sockaddr(&self, a: &AddrExpr) -> Result<(socket2::SockAddr, String), HarnessError> {
