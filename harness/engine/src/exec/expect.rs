@@ -11,10 +11,11 @@ use sockspec_lang::{
 
 use super::addr::{is_autobound, v4, v6, Addr, AddrStyle};
 use super::bytes::{first_difference, materialize};
-use super::call::{Observed, OptKind, OptVal};
+use super::calls::options::{opt_kind, OptKind};
 use super::consts::{errno_name, errno_text, flags_text};
-use super::prepare::{opt_kind, sym};
+use super::observed::{Observed, OptVal};
 use super::render::measured;
+use super::resolve::sym;
 use super::signals::{self, Snapshot};
 use super::table::Table;
 use super::{Context, HarnessError};
@@ -555,7 +556,7 @@ impl Judge<'_> {
                 }
                 Some(n) => (!int_matches(im, n.into())).then(|| format!("addrlen is {n}")),
             },
-            Modifier::Hostent(c) => super::names::check(c, o)?,
+            Modifier::Hostent(c) => super::calls::names::check(c, o)?,
         })
     }
 
@@ -595,7 +596,7 @@ impl Judge<'_> {
             (AddrMatch::Autobound, Addr::Abstract(n)) => is_autobound(n),
             (AddrMatch::None, Addr::None) => true,
             (AddrMatch::Server(name), _) => {
-                super::prepare::server_addr(self.ctx, name.as_deref())? == *a
+                super::resolve::server_addr(self.ctx, name.as_deref())? == *a
             }
             _ => false,
         };

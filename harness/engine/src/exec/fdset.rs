@@ -10,7 +10,7 @@ use std::os::fd::RawFd;
 
 use sockspec_lang::{Ident, Op, SetArg};
 
-use super::call::Observed;
+use super::observed::Observed;
 use super::table::{Table, CLOSED_FD};
 use super::HarnessError;
 
