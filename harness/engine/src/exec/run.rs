@@ -338,7 +338,7 @@ impl<'a> Run<'a> {
                 )
             }
             op @ (Op::FdZero { .. } | Op::FdSet { .. } | Op::FdClr { .. } | Op::FdIsset { .. }) => {
-                match super::fdset::perform(op, &mut self.table) {
+                match super::calls::readiness::fd_macro(op, &mut self.table) {
                     Ok(done) => done,
                     Err(e) => return self.harness_error(rec, step, e),
                 }
@@ -610,7 +610,7 @@ impl<'a> Run<'a> {
             | Op::Sendto { sock, .. }
             | Op::Sendmsg { sock, .. }
             | Op::Send { sock, .. } => self.refresh_local(&sock.name),
-            Op::Select { .. } => super::fdset::write_back(op, obs, &mut self.table),
+            Op::Select { .. } => super::calls::readiness::write_back(op, obs, &mut self.table),
             _ => {}
         }
     }
@@ -670,6 +670,31 @@ impl<'a> Run<'a> {
         (o, text)
     }
 
+    /// The address `pair()` binds one of its sockets to: loopback port 0, or a name of the
+    /// case's own (`pair-N-ROLE`) in its private directory or abstract namespace.
+    fn pair_addr(&self, flavour: Flavour, n: u32, role: &str) -> Addr {
+        use Flavour::*;
+        let base = format!("pair-{n}-{role}");
+        match flavour {
+            Tcp4 | Udp4 => super::addr::v4([127, 0, 0, 1], 0),
+            Tcp6 | Udp6 => super::addr::v6([0, 0, 0, 0, 0, 0, 0, 1], 0),
+            UnixStreamAbstract | UnixDgramAbstract | UnixSeqpacketAbstract => {
+                Addr::Abstract(format!("{}{base}", self.abstract_prefix).into_bytes())
+            }
+            _ => {
+                use std::os::unix::ffi::OsStrExt;
+                Addr::Path(
+                    self.ctx
+                        .private_dir
+                        .join(base)
+                        .as_os_str()
+                        .as_bytes()
+                        .to_vec(),
+                )
+            }
+        }
+    }
+
     fn build_pair(&self, flavour: Flavour, n: u32) -> Result<Vec<OwnedFd>, (&'static str, i32)> {
         use Flavour::*;
         let deadline = self.ctx.deadline;
@@ -690,27 +715,7 @@ impl<'a> Run<'a> {
             "DGRAM" => libc::SOCK_DGRAM,
             _ => libc::SOCK_SEQPACKET,
         };
-        let name = |role: &str| -> Addr {
-            let base = format!("pair-{n}-{role}");
-            match flavour {
-                Tcp4 | Udp4 => super::addr::v4([127, 0, 0, 1], 0),
-                Tcp6 | Udp6 => super::addr::v6([0, 0, 0, 0, 0, 0, 0, 1], 0),
-                UnixStreamAbstract | UnixDgramAbstract | UnixSeqpacketAbstract => {
-                    Addr::Abstract(format!("{}{base}", self.abstract_prefix).into_bytes())
-                }
-                _ => {
-                    use std::os::unix::ffi::OsStrExt;
-                    Addr::Path(
-                        self.ctx
-                            .private_dir
-                            .join(base)
-                            .as_os_str()
-                            .as_bytes()
-                            .to_vec(),
-                    )
-                }
-            }
-        };
+        let name = |role: &str| self.pair_addr(flavour, n, role);
         let encode = |a: &Addr| {
             a.encode()
                 .map_err(|_| ("encoding an address", libc::EINVAL))

@@ -185,6 +185,17 @@ pub(crate) fn prepare(
             };
             (call, text)
         }
+        _ => return prepare_rest(r, op, h),
+    })
+}
+
+/// The rest of [`prepare`]: the receive calls, `write` and the engine's loops.
+fn prepare_rest(
+    r: &Resolver,
+    op: &Op,
+    h: &mut Vec<String>,
+) -> Result<(Call, String), HarnessError> {
+    Ok(match op {
         Op::Recv {
             sock,
             len,

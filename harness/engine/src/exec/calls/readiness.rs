@@ -5,15 +5,16 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use sockspec_lang::symbols::Category;
-use sockspec_lang::{Nfds, Op, SetArg, Timeout};
+use sockspec_lang::{Ident, Nfds, Op, SetArg, Timeout};
 
 use crate::exec::addr::AddrStyle;
 use crate::exec::consts::flags_text;
+use crate::exec::fdset::members;
 use crate::exec::observed::Observed;
 use crate::exec::resolve::{duration_text, flags, flags_written};
 use crate::exec::resolve::{wrong_family, Resolver};
 use crate::exec::sys::cvt;
-use crate::exec::table::CLOSED_FD;
+use crate::exec::table::{Table, CLOSED_FD};
 use crate::exec::HarnessError;
 
 /// A call of this family with every argument resolved to what the syscall takes.
@@ -84,7 +85,7 @@ pub(crate) fn prepare(
             for (i, arg) in [read, write, except].into_iter().enumerate() {
                 if let SetArg::Named(id) = arg {
                     let fds = r.table.sets.members(id)?;
-                    named[i] = Some(crate::exec::fdset::shown(r.table, &id.name, &fds));
+                    named[i] = Some(members_text(r.table, &id.name, &fds));
                     for fd in fds {
                         let name = r
                             .table
@@ -289,9 +290,7 @@ fn select(
         o.remaining_ms = Some(t.tv_sec * 1000 + t.tv_usec / 1000);
     }
     if o.ret.is_ok() {
-        o.fd_sets = Some(std::array::from_fn(|i| {
-            crate::exec::fdset::members(&fdsets[i])
-        }));
+        o.fd_sets = Some(std::array::from_fn(|i| members(&fdsets[i])));
         o.sets = Some(std::array::from_fn(|i| {
             sets[i]
                 .iter()
@@ -300,5 +299,105 @@ fn select(
                 .map(|(name, _)| name.clone())
                 .collect()
         }));
+    }
+}
+
+/// `rs={b=fd4, fd7}`: a set's members, named by the handles that own them now.
+pub(crate) fn members_text(table: &Table, name: &str, fds: &[RawFd]) -> String {
+    let items: Vec<String> = fds
+        .iter()
+        .map(|fd| match table.name_of(*fd) {
+            Some(h) => format!("{h}=fd{fd}"),
+            None => format!("fd{fd}"),
+        })
+        .collect();
+    format!("{name}={{{}}}", items.join(", "))
+}
+
+/// The descriptor of a handle for an FD_* macro: closed handles have no number any more, and
+/// glibc aborts on numbers at or above FD_SETSIZE, so both are the scenario's mistake.
+fn number(table: &Table, id: &Ident) -> Result<RawFd, HarnessError> {
+    let fd = table.fd(id)?;
+    if fd == CLOSED_FD {
+        return Err(HarnessError::Other(format!(
+            "`{}` is closed: it has no descriptor number to put in an fd_set",
+            id.name
+        )));
+    }
+    if fd >= libc::FD_SETSIZE as RawFd {
+        return Err(HarnessError::Other(format!(
+            "`{}` is fd {fd}, beyond FD_SETSIZE ({})",
+            id.name,
+            libc::FD_SETSIZE
+        )));
+    }
+    Ok(fd)
+}
+
+/// Runs `FD_ZERO`, `FD_SET`, `FD_CLR` or `FD_ISSET` on the case's sets; returns what the
+/// call gave (FD_ISSET: 1 or 0; the others: 0), the transcript text and the handles touched.
+pub(crate) fn fd_macro(
+    op: &Op,
+    table: &mut Table,
+) -> Result<(Observed, String, Vec<String>), HarnessError> {
+    let (set, fd) = match op {
+        Op::FdZero { set } => (set, None),
+        Op::FdSet { fd, set } | Op::FdClr { fd, set } | Op::FdIsset { fd, set } => (set, Some(fd)),
+        _ => return Err(HarnessError::Other("not an FD_* macro".into())),
+    };
+    if let Op::FdZero { .. } = op {
+        table.sets.zero(&set.name);
+        let mut o = Observed::new(Ok(0));
+        o.note = Some(members_text(table, &set.name, &[]));
+        return Ok((o, format!("FD_ZERO({})", set.name), Vec::new()));
+    }
+    let Some(id) = fd else {
+        return Err(HarnessError::Other("an FD_* macro needs a handle".into()));
+    };
+    let n = number(table, id)?;
+    let s = table.sets.get_mut(set)?;
+    let (name, ret) = match op {
+        Op::FdSet { .. } => {
+            // SAFETY: `n` is below FD_SETSIZE and `s` is a valid fd_set.
+            unsafe { libc::FD_SET(n, s) };
+            ("FD_SET", 0)
+        }
+        Op::FdClr { .. } => {
+            // SAFETY: as above.
+            unsafe { libc::FD_CLR(n, s) };
+            ("FD_CLR", 0)
+        }
+        // SAFETY: as above.
+        _ => ("FD_ISSET", i64::from(unsafe { libc::FD_ISSET(n, s) })),
+    };
+    let after = members(s);
+    let mut o = Observed::new(Ok(ret));
+    o.note = Some(members_text(table, &set.name, &after));
+    Ok((
+        o,
+        format!("{name}({}=fd{n}, {})", id.name, set.name),
+        vec![id.name.clone()],
+    ))
+}
+
+/// After a successful select, stores the rewritten sets into the named ones it was given.
+pub(crate) fn write_back(op: &Op, o: &Observed, table: &mut Table) {
+    let (
+        Op::Select {
+            read,
+            write,
+            except,
+            ..
+        },
+        Ok(_),
+        Some(after),
+    ) = (op, &o.ret, &o.fd_sets)
+    else {
+        return;
+    };
+    for (arg, fds) in [read, write, except].into_iter().zip(after) {
+        if let SetArg::Named(id) = arg {
+            table.sets.store(&id.name, fds);
+        }
     }
 }
