@@ -120,6 +120,9 @@ pub enum HarnessError {
     NoFlavour,
     #[error("the thread running `{0}` panicked")]
     Panicked(String),
+    /// The dispatcher routed an op to a family that does not own it.
+    #[error("{op} is not a call of the {family} family: this is the engine's mistake")]
+    WrongFamily { op: String, family: &'static str },
     #[error("{0}")]
     Other(String),
 }

@@ -222,3 +222,83 @@ pub(crate) fn receives(op: &Op) -> io::Receives {
         _ => io::Receives::Nothing,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
+
+    use sockspec_lang::StepKind;
+
+    use super::*;
+    use crate::exec::table::Table;
+    use crate::exec::{Context, Facts};
+
+    fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                case_files(&p, out);
+            } else if p.extension().is_some_and(|e| e == "sock") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// `route` has no wildcard, so an op without a family does not compile; this checks the
+    /// other half: the family it names takes the op. Every family's `prepare` refuses an op
+    /// of another family with `WrongFamily`, so each op of the catalogue is prepared (with an
+    /// empty handle table, so most fail for an unbound handle, which is fine) and must never
+    /// get that answer.
+    #[test]
+    fn every_family_takes_the_ops_routed_to_it() {
+        let mut files = Vec::new();
+        case_files(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cases"),
+            &mut files,
+        );
+        assert!(files.len() > 100, "the catalogue was not found");
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context {
+            time_scale: 1.0,
+            flavour: None,
+            private_dir: dir.path().to_path_buf(),
+            unique: String::new(),
+            facts: Facts::probe(false),
+            deadline: Instant::now() + Duration::from_secs(5),
+            server: None,
+        };
+        let table = Table::default();
+        let resolver = Resolver {
+            ctx: &ctx,
+            table: &table,
+            abstract_prefix: "",
+        };
+        let procs = process::Procs::default();
+        let mut families = HashSet::new();
+        for file in files {
+            let source = std::fs::read_to_string(&file).unwrap();
+            let Ok(scenario) = sockspec_lang::parse("case.sock", &source) else {
+                continue;
+            };
+            for step in &scenario.steps {
+                let op = match &step.kind {
+                    StepKind::Call { call, .. } | StepKind::Require { call, .. } => &call.op,
+                    StepKind::Await { .. } => continue,
+                };
+                let route = route(op);
+                families.insert(format!("{:?}", route.family));
+                let answer = match route.performer {
+                    Performer::Kernel => prepare(&resolver, op, ctx.deadline).err(),
+                    Performer::Procs => prepare_process(&procs, op).err(),
+                    Performer::Runner => None,
+                };
+                if let Some(e @ HarnessError::WrongFamily { .. }) = answer {
+                    panic!("{}: {e}", file.display());
+                }
+            }
+        }
+        assert_eq!(families.len(), 9, "the catalogue reached only {families:?}");
+    }
+}

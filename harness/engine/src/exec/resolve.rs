@@ -156,10 +156,11 @@ impl Resolver<'_> {
 }
 
 /// A family was handed an op of another family: the dispatcher's mistake, never the scenario's.
-pub(crate) fn wrong_family(op: &Op, family: &str) -> HarnessError {
-    HarnessError::Other(format!(
-        "{op:?} is not a call of the {family} family: this is the engine's mistake"
-    ))
+pub(crate) fn wrong_family(op: &Op, family: &'static str) -> HarnessError {
+    HarnessError::WrongFamily {
+        op: format!("{op:?}"),
+        family,
+    }
 }
 
 pub(crate) fn no_server() -> HarnessError {
