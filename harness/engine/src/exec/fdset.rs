@@ -77,8 +77,5 @@ impl FdSets {
 }
 
 fn unknown(id: &Ident) -> HarnessError {
-    HarnessError::Other(format!(
-        "fd_set `{}` is not declared (FD_ZERO it first)",
-        id.name
-    ))
+    HarnessError::UndeclaredFdSet(id.name.clone())
 }

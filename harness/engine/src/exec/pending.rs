@@ -89,9 +89,7 @@ pub(crate) fn start(
         Ok(Msg::Tid(t)) => t,
         Ok(Msg::Done(o)) => return Ok(Started::Returned(o)),
         Err(RecvTimeoutError::Timeout) => {
-            return Err(HarnessError::Other(format!(
-                "the thread for `{name}` did not start"
-            )))
+            return Err(HarnessError::ThreadDidNotStart(name.to_string()))
         }
         Err(RecvTimeoutError::Disconnected) => return Err(panicked(name, Some(thread))),
     };
@@ -119,9 +117,7 @@ pub(crate) fn start(
             asleep_since = None;
         }
         if now >= deadline {
-            return Err(HarnessError::Other(format!(
-                "`{name}` neither returned nor went to sleep in the kernel before the case deadline"
-            )));
+            return Err(HarnessError::NeverSlept(name.to_string()));
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -141,9 +137,7 @@ impl Pending {
                 }
                 Ok(Msg::Tid(_)) => continue,
                 Err(RecvTimeoutError::Timeout) => {
-                    return Err(HarnessError::Other(format!(
-                        "`{name}` was still pending at the case deadline"
-                    )))
+                    return Err(HarnessError::StillPending(name.to_string()))
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(panicked(name, self.thread.take()))

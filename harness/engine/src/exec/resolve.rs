@@ -98,11 +98,11 @@ impl Resolver<'_> {
         Ok(match p {
             PortExpr::Num(n) => *n,
             PortExpr::Swapped(n) => n.swap_bytes(),
-            PortExpr::Of(h) => {
-                self.table.local(h)?.port().ok_or_else(|| {
-                    HarnessError::Other(format!("handle `{}` has no port", h.name))
-                })?
-            }
+            PortExpr::Of(h) => self
+                .table
+                .local(h)?
+                .port()
+                .ok_or_else(|| HarnessError::NoPort(h.name.clone()))?,
         })
     }
 
@@ -164,9 +164,7 @@ pub(crate) fn wrong_family(op: &Op, family: &'static str) -> HarnessError {
 }
 
 pub(crate) fn no_server() -> HarnessError {
-    HarnessError::Other(
-        "there is no server under test: `server` and `server_fact` belong to grading suites".into(),
-    )
+    HarnessError::NoServer
 }
 
 /// The address of the server under test (`server`, `server(NAME)`).
@@ -175,14 +173,11 @@ pub(crate) fn server_addr(ctx: &Context, name: Option<&str>) -> Result<Addr, Har
     match target.addr(name) {
         Some(std::net::SocketAddr::V4(a)) => Ok(Addr::V4(a)),
         Some(std::net::SocketAddr::V6(a)) => Ok(Addr::V6(a)),
-        None => Err(HarnessError::Other(format!(
-            "the suite has no service `{}`",
-            name.unwrap_or("")
-        ))),
+        None => Err(HarnessError::NoService(name.unwrap_or("").to_string())),
     }
 }
 
 /// A C string from scenario text; an interior NUL is the scenario's mistake.
 pub(crate) fn cstring(text: &str) -> Result<CString, HarnessError> {
-    CString::new(text).map_err(|_| HarnessError::Other(format!("{text:?} contains a NUL byte")))
+    CString::new(text).map_err(|_| HarnessError::NulByte(format!("{text:?}")))
 }

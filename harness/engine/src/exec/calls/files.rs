@@ -48,7 +48,7 @@ pub(crate) fn prepare(r: &Resolver, op: &Op) -> Result<(Call, String), HarnessEr
             // Outside isolation the directory is shared by every case of the run, so a
             // count would depend on what other cases do at the same moment.
             if !r.ctx.facts.isolated {
-                return Err(HarnessError::Other(
+                return Err(HarnessError::Refused(
                         "dir_entries() needs a private directory of the case's own: add `needs isolation`".into(),
                     ));
             }

@@ -71,16 +71,12 @@ extern "C" {
 }
 
 fn cstring(text: &[u8]) -> Result<CString, HarnessError> {
-    CString::new(text).map_err(|_| {
-        HarnessError::Other(format!(
-            "{} contains a NUL byte",
-            String::from_utf8_lossy(text)
-        ))
-    })
+    CString::new(text)
+        .map_err(|_| HarnessError::NulByte(String::from_utf8_lossy(text).into_owned()))
 }
 
 fn refuse(text: String) -> HarnessError {
-    HarnessError::Other(text)
+    HarnessError::Refused(text)
 }
 
 /// An absolute path without `..`, so `starts_with` says where it really is.

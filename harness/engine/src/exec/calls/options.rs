@@ -142,7 +142,7 @@ pub(crate) fn prepare(
         }
         Op::Sizeof { ty } => {
             let v = crate::exec::consts::value(Category::CType, &ty.name)
-                .ok_or_else(|| HarnessError::Other(format!("no size known for `{}`", ty.name)))?;
+                .ok_or_else(|| HarnessError::NoSize(ty.name.clone()))?;
             (Call::Value(v), format!("sizeof({})", ty.name))
         }
         Op::Constant { name } => {

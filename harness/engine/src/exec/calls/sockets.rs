@@ -311,7 +311,7 @@ pub(crate) fn accept_len(a: &AddrLen) -> Result<u32, HarnessError> {
     let n = match a {
         AddrLen::Int(n) => *n,
         AddrLen::Sizeof(ty) => crate::exec::consts::value(Category::CType, &ty.name)
-            .ok_or_else(|| HarnessError::Other(format!("no size known for `{}`", ty.name)))?,
+            .ok_or_else(|| HarnessError::NoSize(ty.name.clone()))?,
     };
     let cap = crate::exec::addrlen::STORAGE_LEN as i64;
     if !(0..=cap).contains(&n) {

@@ -59,7 +59,7 @@ pub(crate) fn prepare(r: &Resolver, op: &Op) -> Result<(Call, String), HarnessEr
             // case's own (a grading case shares the server's, so it is refused too), the
             // same rule the calls of names.rs follow.
             if !crate::sandbox::owns_namespaces() {
-                return Err(HarnessError::Other(
+                return Err(HarnessError::Refused(
                         "tc() runs only in a case with a network namespace of its own (`needs isolation`)".into(),
                     ));
             }
