@@ -68,11 +68,16 @@ pub struct Environment {
     pub arch: String,
     pub cpus: u32,
     pub uid: u32,
-    /// `netns` (a private network namespace per case), `userns+netns`, or `shared`.
+    /// `netns` (private network, mount, UTS and pid namespaces per case), `userns+netns`,
+    /// `net+uts` (network and UTS only, nothing mounted), or `shared`.
     pub isolation: String,
     /// Why isolation is not in use, when it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation_reason: Option<String>,
+    /// What the isolation probe verified at the chosen level (new namespaces by inode,
+    /// private mounts, a read-only host); empty in shared mode.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub isolation_checks: String,
     /// Effective capabilities of the runner, by name (e.g. `CAP_NET_RAW`).
     #[serde(default)]
     pub capabilities: Vec<String>,
@@ -87,6 +92,24 @@ pub struct Environment {
     /// A free label for merged matrices (`--label`), defaulting to the kernel release.
     #[serde(default)]
     pub label: String,
+}
+
+/// ` (why a stronger level is not in use; what was verified)` after the isolation level,
+/// for the one-line views of the environment.
+pub fn isolation_why(env: &Environment) -> String {
+    let parts: Vec<&str> = [
+        env.isolation_reason.as_deref(),
+        Some(env.isolation_checks.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| !p.is_empty())
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
 }
 
 /// One trial: a case file, or one flavour of it.
