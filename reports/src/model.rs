@@ -296,6 +296,19 @@ pub struct Measurement {
     pub min: f64,
     pub max: f64,
     pub samples: u32,
+    /// A confidence interval on the median, when the figure decides a claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
+}
+
+/// A distribution-free confidence interval on a median: two order statistics of the samples
+/// and the probability that the true median lies between them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+    /// The coverage, e.g. 0.96 (at least 0.95 once there are 6 or more samples).
+    pub confidence: f64,
 }
 
 impl RunReport {
