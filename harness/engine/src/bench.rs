@@ -28,10 +28,10 @@ pub struct BenchConfig {
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        // 11 rounds: the interval on a median is then the 2nd smallest to the 2nd largest
-        // ratio (98.8%), so a single disturbed round cannot widen it.
+        // 15 rounds: the interval on a median is then the 4th smallest to the 4th largest
+        // ratio (96.5%), so up to three disturbed rounds cannot widen it.
         BenchConfig {
-            rounds: 11,
+            rounds: 15,
             round_trips: 5_000,
             bulk_bytes: 64 << 20,
             datagrams: 20_000,
@@ -265,11 +265,13 @@ pub fn run(config: &BenchConfig) -> io::Result<BenchResult> {
     .collect();
     for _ in 0..config.rounds {
         let (sendto, send) = udp_send_costs(config.sends)?;
+        let (unix_stream, tcp) = stream_rtts(config.round_trips)?;
+        let (unix_dgram, udp) = dgram_rtts(config.round_trips)?;
         let values = [
-            unix_stream_rtt(config.round_trips)?,
-            tcp_rtt(config.round_trips)?,
-            unix_dgram_rtt(config.round_trips)?,
-            udp_rtt(config.round_trips)?,
+            unix_stream,
+            tcp,
+            unix_dgram,
+            udp,
             unix_stream_throughput(config.bulk_bytes)?,
             tcp_throughput(config.bulk_bytes)?,
             unix_dgram_throughput(config.datagrams)?,
@@ -306,40 +308,91 @@ fn unix_stream_pair() -> io::Result<(UnixStream, UnixStream)> {
     Ok((a, b))
 }
 
-/// Mean round-trip time in microseconds of `n` PING-byte exchanges with an echoing thread.
-fn stream_rtt<S: Read + Write + Send + 'static>(
-    mut client: S,
+/// Latency rounds are cut into this many blocks, alternating Unix and Internet block by
+/// block (and which goes first), so a burst of load from elsewhere — the usual noise on a
+/// shared machine — falls on both halves of a comparison instead of on one.
+const RTT_BLOCKS: u32 = 20;
+
+/// Mean round-trip times in microseconds of `a` and `b`, each called `n` times (rounded down
+/// to whole blocks), timed in alternating blocks. Each call is one request and its reply.
+fn paired_rtts(
+    mut a: impl FnMut() -> io::Result<()>,
+    mut b: impl FnMut() -> io::Result<()>,
+    n: u32,
+) -> io::Result<(f64, f64)> {
+    let blocks = RTT_BLOCKS.min(n.max(1));
+    let per = n / blocks;
+    let mut timed = [Duration::ZERO; 2];
+    for block in 0..blocks {
+        for k in [block % 2, (block + 1) % 2] {
+            let start = Instant::now();
+            for _ in 0..per {
+                if k == 0 {
+                    a()?;
+                } else {
+                    b()?;
+                }
+            }
+            timed[k as usize] += start.elapsed();
+        }
+    }
+    let total = f64::from((per * blocks).max(1));
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / total;
+    Ok((us(timed[0]), us(timed[1])))
+}
+
+/// The number of exchanges [`paired_rtts`] makes for `n`.
+fn exchanges(n: u32) -> u32 {
+    let blocks = RTT_BLOCKS.min(n.max(1));
+    n / blocks * blocks
+}
+
+/// An echoing thread for `n` PING-byte requests on a stream.
+fn stream_echo<S: Read + Write + Send + 'static>(
     mut server: S,
     n: u32,
-) -> io::Result<f64> {
-    let echo = thread::spawn(move || -> io::Result<()> {
+) -> thread::JoinHandle<io::Result<()>> {
+    thread::spawn(move || {
         let mut buf = [0u8; PING];
         for _ in 0..n {
             server.read_exact(&mut buf)?;
             server.write_all(&buf)?;
         }
         Ok(())
-    });
-    let mut buf = [7u8; PING];
-    let start = Instant::now();
-    for _ in 0..n {
-        client.write_all(&buf)?;
-        client.read_exact(&mut buf)?;
-    }
-    let elapsed = start.elapsed();
+    })
+}
+
+fn joined(echo: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
     echo.join()
-        .map_err(|_| io::Error::other("echo thread panicked"))??;
-    Ok(elapsed.as_secs_f64() * 1e6 / f64::from(n))
+        .map_err(|_| io::Error::other("echo thread panicked"))?
 }
 
-fn unix_stream_rtt(n: u32) -> io::Result<f64> {
-    let (a, b) = unix_stream_pair()?;
-    stream_rtt(a, b, n)
-}
-
-fn tcp_rtt(n: u32) -> io::Result<f64> {
-    let (a, b) = tcp_pair()?;
-    stream_rtt(a, b, n)
+/// Unix stream and TCP round trips, in alternating blocks.
+fn stream_rtts(n: u32) -> io::Result<(f64, f64)> {
+    let (mut unix, unix_server) = unix_stream_pair()?;
+    let (mut tcp, tcp_server) = tcp_pair()?;
+    let count = exchanges(n);
+    let (e1, e2) = (
+        stream_echo(unix_server, count),
+        stream_echo(tcp_server, count),
+    );
+    let (mut b1, mut b2) = ([7u8; PING], [7u8; PING]);
+    let result = paired_rtts(
+        || {
+            unix.write_all(&b1)?;
+            unix.read_exact(&mut b1)
+        },
+        || {
+            tcp.write_all(&b2)?;
+            tcp.read_exact(&mut b2)
+        },
+        n,
+    );
+    // On an error the echo threads end at their read timeout or when the client closes.
+    drop((unix, tcp));
+    joined(e1)?;
+    joined(e2)?;
+    result
 }
 
 /// MiB/s for `bytes` written in CHUNK pieces and read by another thread.
@@ -435,37 +488,44 @@ fn udp_pair() -> io::Result<(UdpSocket, UdpSocket)> {
     Ok((a, b))
 }
 
-/// Round trips of one PING-byte datagram: on loopback with one in flight none is lost, and a
-/// loss would surface as the read timeout.
-fn dgram_rtt<D: Dgram>(client: D, server: D, n: u32) -> io::Result<f64> {
-    let echo = thread::spawn(move || -> io::Result<()> {
+/// An echoing thread for `n` PING-byte datagrams: on loopback with one in flight none is
+/// lost, and a loss would surface as the read timeout.
+fn dgram_echo<D: Dgram>(server: D, n: u32) -> thread::JoinHandle<io::Result<()>> {
+    thread::spawn(move || {
         let mut buf = [0u8; PING];
         for _ in 0..n {
             let len = server.recv_one(&mut buf)?;
             server.send_one(&buf[..len])?;
         }
         Ok(())
-    });
-    let mut buf = [7u8; PING];
-    let start = Instant::now();
-    for _ in 0..n {
-        client.send_one(&buf)?;
-        client.recv_one(&mut buf)?;
-    }
-    let elapsed = start.elapsed();
-    echo.join()
-        .map_err(|_| io::Error::other("echo thread panicked"))??;
-    Ok(elapsed.as_secs_f64() * 1e6 / f64::from(n))
+    })
 }
 
-fn unix_dgram_rtt(n: u32) -> io::Result<f64> {
-    let (a, b) = unix_dgram_pair()?;
-    dgram_rtt(a, b, n)
-}
-
-fn udp_rtt(n: u32) -> io::Result<f64> {
-    let (a, b) = udp_pair()?;
-    dgram_rtt(a, b, n)
+/// Unix datagram and UDP round trips, in alternating blocks.
+fn dgram_rtts(n: u32) -> io::Result<(f64, f64)> {
+    let (unix, unix_server) = unix_dgram_pair()?;
+    let (udp, udp_server) = udp_pair()?;
+    let count = exchanges(n);
+    let (e1, e2) = (
+        dgram_echo(unix_server, count),
+        dgram_echo(udp_server, count),
+    );
+    let (mut b1, mut b2) = ([7u8; PING], [7u8; PING]);
+    let result = paired_rtts(
+        || {
+            unix.send_one(&b1)?;
+            unix.recv_one(&mut b1).map(drop)
+        },
+        || {
+            udp.send_one(&b2)?;
+            udp.recv_one(&mut b2).map(drop)
+        },
+        n,
+    );
+    drop((unix, udp));
+    joined(e1)?;
+    joined(e2)?;
+    result
 }
 
 /// MiB/s of DATAGRAM-byte datagrams delivered. The writer waits for an acknowledgement every
