@@ -271,6 +271,18 @@ pub struct ClaimInfo {
     /// Why the claim does not (fully) hold, shown with such a verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+    /// The claim's sub-assertions and the cases deciding each (`cases/claims.toml`); empty
+    /// for a register without them, whose verdict then comes from every citing case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<PointInfo>,
+}
+
+/// One sub-assertion of a claim and the cases (paths relative to the catalogue, without
+/// `.sock`) that decide it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointInfo {
+    pub says: String,
+    pub cases: Vec<String>,
 }
 
 /// One row of the property table: what a (domain, type) pair offers, as the catalogue found it.
