@@ -22,7 +22,7 @@ pub const SENDTO_CLAIM: &str = "UDP-CONNECT-09";
 pub struct BenchArgs {
     /// Rounds per measurement (median, min and max are reported; each ratio gets a
     /// distribution-free 95% interval on its median, which needs at least 6 rounds).
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: u32,
     /// A short run (fewer round trips and bytes), for a first look.
     #[arg(long)]

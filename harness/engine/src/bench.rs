@@ -28,10 +28,10 @@ pub struct BenchConfig {
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        // 15 rounds: the interval on a median is then the 4th smallest to the 4th largest
-        // ratio (96.5%), so up to three disturbed rounds cannot widen it.
+        // 21 rounds: the interval on a median is then the 6th smallest to the 6th largest
+        // ratio (97.3%), so up to five disturbed rounds on either side cannot widen it.
         BenchConfig {
-            rounds: 15,
+            rounds: 21,
             round_trips: 5_000,
             bulk_bytes: 64 << 20,
             datagrams: 20_000,
@@ -311,7 +311,7 @@ fn unix_stream_pair() -> io::Result<(UnixStream, UnixStream)> {
 /// Latency rounds are cut into this many blocks, alternating Unix and Internet block by
 /// block (and which goes first), so a burst of load from elsewhere — the usual noise on a
 /// shared machine — falls on both halves of a comparison instead of on one.
-const RTT_BLOCKS: u32 = 20;
+const RTT_BLOCKS: u32 = 100;
 
 /// Mean round-trip times in microseconds of `a` and `b`, each called `n` times (rounded down
 /// to whole blocks), timed in alternating blocks. Each call is one request and its reply.
