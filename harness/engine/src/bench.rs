@@ -120,7 +120,8 @@ impl BenchResult {
     /// How many times faster Unix is than Internet for each comparison, one ratio per round
     /// (Unix and Internet are measured back to back in every round, so a burst of load from
     /// elsewhere falls on both halves of a pair): for latency the Internet time over the Unix
-    /// time, for throughput Unix over Internet.
+    /// time (the round's median over its alternating blocks, when recorded), for throughput
+    /// Unix over Internet.
     pub fn ratios(&self) -> Vec<Series> {
         let pairs = [
             ("stream latency", "unix-stream-rtt", "tcp-rtt", false),
@@ -141,6 +142,18 @@ impl BenchResult {
         pairs
             .iter()
             .filter_map(|(label, unix, inet, higher_is_better)| {
+                let measured = match *label {
+                    "stream latency" => self.get(STREAM_LATENCY_RATIO),
+                    "datagram latency" => self.get(DGRAM_LATENCY_RATIO),
+                    _ => None,
+                };
+                if let Some(r) = measured {
+                    return Some(Series {
+                        name: label.to_string(),
+                        unit: "x",
+                        samples: r.samples.clone(),
+                    });
+                }
                 let (u, i) = (self.get(unix)?, self.get(inet)?);
                 let samples = u
                     .samples
@@ -157,6 +170,11 @@ impl BenchResult {
             .collect()
     }
 }
+
+/// Per-round latency ratios (Internet time over Unix time), each the median over the
+/// round's alternating blocks.
+pub const STREAM_LATENCY_RATIO: &str = "stream-latency-ratio";
+pub const DGRAM_LATENCY_RATIO: &str = "dgram-latency-ratio";
 
 /// The confidence a median's interval aims for.
 pub const CONFIDENCE: f64 = 0.95;
@@ -255,6 +273,8 @@ pub fn run(config: &BenchConfig) -> io::Result<BenchResult> {
         ("udp-throughput", "MiB/s"),
         ("udp-sendto-ns", "ns"),
         ("udp-send-ns", "ns"),
+        (STREAM_LATENCY_RATIO, "x"),
+        (DGRAM_LATENCY_RATIO, "x"),
     ]
     .into_iter()
     .map(|(name, unit)| Series {
@@ -265,19 +285,21 @@ pub fn run(config: &BenchConfig) -> io::Result<BenchResult> {
     .collect();
     for _ in 0..config.rounds {
         let (sendto, send) = udp_send_costs(config.sends)?;
-        let (unix_stream, tcp) = stream_rtts(config.round_trips)?;
-        let (unix_dgram, udp) = dgram_rtts(config.round_trips)?;
+        let stream = stream_rtts(config.round_trips)?;
+        let dgram = dgram_rtts(config.round_trips)?;
         let values = [
-            unix_stream,
-            tcp,
-            unix_dgram,
-            udp,
+            stream.a_us,
+            stream.b_us,
+            dgram.a_us,
+            dgram.b_us,
             unix_stream_throughput(config.bulk_bytes)?,
             tcp_throughput(config.bulk_bytes)?,
             unix_dgram_throughput(config.datagrams)?,
             udp_throughput(config.datagrams)?,
             sendto,
             send,
+            stream.ratio,
+            dgram.ratio,
         ];
         for (s, v) in series.iter_mut().zip(values) {
             s.samples.push(v);
@@ -313,17 +335,31 @@ fn unix_stream_pair() -> io::Result<(UnixStream, UnixStream)> {
 /// shared machine — falls on both halves of a comparison instead of on one.
 const RTT_BLOCKS: u32 = 100;
 
-/// Mean round-trip times in microseconds of `a` and `b`, each called `n` times (rounded down
-/// to whole blocks), timed in alternating blocks. Each call is one request and its reply.
+/// The round trips of one latency round of two kinds timed side by side.
+struct PairedRtts {
+    /// Mean round-trip time of `a`, in microseconds.
+    a_us: f64,
+    /// Mean round-trip time of `b`, in microseconds.
+    b_us: f64,
+    /// The median over blocks of b's block time over a's adjacent block time: how many
+    /// times as fast `a` is. A burst of load that hits one block of a pair skews that
+    /// pair's ratio only, and the median ignores it.
+    ratio: f64,
+}
+
+/// Round trips of `a` and `b`, each called `n` times (rounded down to whole blocks), timed
+/// in alternating blocks. Each call is one request and its reply.
 fn paired_rtts(
     mut a: impl FnMut() -> io::Result<()>,
     mut b: impl FnMut() -> io::Result<()>,
     n: u32,
-) -> io::Result<(f64, f64)> {
+) -> io::Result<PairedRtts> {
     let blocks = RTT_BLOCKS.min(n.max(1));
     let per = n / blocks;
     let mut timed = [Duration::ZERO; 2];
+    let mut pair_ratios = Vec::with_capacity(blocks as usize);
     for block in 0..blocks {
+        let mut this = [Duration::ZERO; 2];
         for k in [block % 2, (block + 1) % 2] {
             let start = Instant::now();
             for _ in 0..per {
@@ -333,12 +369,25 @@ fn paired_rtts(
                     b()?;
                 }
             }
-            timed[k as usize] += start.elapsed();
+            this[k as usize] = start.elapsed();
         }
+        timed[0] += this[0];
+        timed[1] += this[1];
+        pair_ratios.push(this[1].as_secs_f64() / this[0].as_secs_f64().max(1e-12));
     }
     let total = f64::from((per * blocks).max(1));
     let us = |d: Duration| d.as_secs_f64() * 1e6 / total;
-    Ok((us(timed[0]), us(timed[1])))
+    let ratio = Series {
+        name: String::new(),
+        unit: "x",
+        samples: pair_ratios,
+    }
+    .median();
+    Ok(PairedRtts {
+        a_us: us(timed[0]),
+        b_us: us(timed[1]),
+        ratio,
+    })
 }
 
 /// The number of exchanges [`paired_rtts`] makes for `n`.
@@ -368,7 +417,7 @@ fn joined(echo: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
 }
 
 /// Unix stream and TCP round trips, in alternating blocks.
-fn stream_rtts(n: u32) -> io::Result<(f64, f64)> {
+fn stream_rtts(n: u32) -> io::Result<PairedRtts> {
     let (mut unix, unix_server) = unix_stream_pair()?;
     let (mut tcp, tcp_server) = tcp_pair()?;
     let count = exchanges(n);
@@ -502,7 +551,7 @@ fn dgram_echo<D: Dgram>(server: D, n: u32) -> thread::JoinHandle<io::Result<()>>
 }
 
 /// Unix datagram and UDP round trips, in alternating blocks.
-fn dgram_rtts(n: u32) -> io::Result<(f64, f64)> {
+fn dgram_rtts(n: u32) -> io::Result<PairedRtts> {
     let (unix, unix_server) = unix_dgram_pair()?;
     let (udp, udp_server) = udp_pair()?;
     let count = exchanges(n);
@@ -862,6 +911,12 @@ mod tests {
             ("stream latency", vec![1.5, 1.0])
         );
         assert!(BenchResult { series: vec![] }.sendto_ratios().is_none());
+        // A recorded per-round block ratio is preferred to the ratio of the round's means.
+        let mut with_blocks = result.clone();
+        with_blocks
+            .series
+            .push(series(STREAM_LATENCY_RATIO, &[1.4, 1.3]));
+        assert_eq!(with_blocks.ratios()[0].samples, vec![1.4, 1.3]);
     }
 
     /// One tiny round of everything: the plumbing works and every figure is positive (no
@@ -876,7 +931,7 @@ mod tests {
             sends: 100,
         };
         let result = run(&config).unwrap();
-        assert_eq!(result.series.len(), 10);
+        assert_eq!(result.series.len(), 12);
         assert!(result
             .series
             .iter()
