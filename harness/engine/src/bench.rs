@@ -101,8 +101,16 @@ impl BenchResult {
     }
 
     /// How many times as long an unconnected `sendto` takes as a `send` on a connected
-    /// socket, one value per round (the two are measured back to back in each round).
+    /// socket, one value per round (the two are measured back to back in each round; the
+    /// round's median over its alternating batches, when recorded).
     pub fn sendto_ratios(&self) -> Option<Series> {
+        if let Some(r) = self.get(SENDTO_RATIO) {
+            return Some(Series {
+                name: "ratio sendto/send".into(),
+                unit: "x",
+                samples: r.samples.clone(),
+            });
+        }
         let (to, connected) = (self.get("udp-sendto-ns")?, self.get("udp-send-ns")?);
         let samples = to
             .samples
@@ -175,6 +183,8 @@ impl BenchResult {
 /// round's alternating blocks.
 pub const STREAM_LATENCY_RATIO: &str = "stream-latency-ratio";
 pub const DGRAM_LATENCY_RATIO: &str = "dgram-latency-ratio";
+/// Per-round sendto/send ratios, each the median over the round's alternating batches.
+pub const SENDTO_RATIO: &str = "sendto-send-ratio";
 
 /// The confidence a median's interval aims for.
 pub const CONFIDENCE: f64 = 0.95;
@@ -275,6 +285,7 @@ pub fn run(config: &BenchConfig) -> io::Result<BenchResult> {
         ("udp-send-ns", "ns"),
         (STREAM_LATENCY_RATIO, "x"),
         (DGRAM_LATENCY_RATIO, "x"),
+        (SENDTO_RATIO, "x"),
     ]
     .into_iter()
     .map(|(name, unit)| Series {
@@ -284,7 +295,7 @@ pub fn run(config: &BenchConfig) -> io::Result<BenchResult> {
     })
     .collect();
     for _ in 0..config.rounds {
-        let (sendto, send) = udp_send_costs(config.sends)?;
+        let (sendto, send, sendto_ratio) = udp_send_costs(config.sends)?;
         let stream = stream_rtts(config.round_trips)?;
         let dgram = dgram_rtts(config.round_trips)?;
         let values = [
@@ -300,6 +311,7 @@ pub fn run(config: &BenchConfig) -> io::Result<BenchResult> {
             send,
             stream.ratio,
             dgram.ratio,
+            sendto_ratio,
         ];
         for (s, v) in series.iter_mut().zip(values) {
             s.samples.push(v);
@@ -629,7 +641,7 @@ fn udp_throughput(count: u32) -> io::Result<f64> {
 /// a socket connected to the receiver. The two alternate batch by batch (and which goes first
 /// alternates too), so a burst of load from elsewhere falls on both alike; only the sends
 /// are timed, and each batch is drained before the next.
-fn udp_send_costs(count: u32) -> io::Result<(f64, f64)> {
+fn udp_send_costs(count: u32) -> io::Result<(f64, f64, f64)> {
     let receiver = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     receiver.set_read_timeout(Some(IO_TIMEOUT))?;
     let to = receiver.local_addr()?;
@@ -642,10 +654,12 @@ fn udp_send_costs(count: u32) -> io::Result<(f64, f64)> {
     let data = [0x5au8; SMALL];
     let mut buf = [0u8; SMALL];
     let mut timed = [Duration::ZERO; 2];
+    let mut turn_ratios = Vec::new();
     let mut sent = 0;
     let mut turn = 0;
     while sent < count {
         let batch = SEND_BATCH.min(count - sent);
+        let mut this = [Duration::ZERO; 2];
         for k in [turn % 2, (turn + 1) % 2] {
             let start = Instant::now();
             for _ in 0..batch {
@@ -655,17 +669,26 @@ fn udp_send_costs(count: u32) -> io::Result<(f64, f64)> {
                     connected.send(&data)?;
                 }
             }
-            timed[k] += start.elapsed();
+            this[k] = start.elapsed();
+            timed[k] += this[k];
             // A drop would show as the read timeout: the batch fits the receive buffer.
             for _ in 0..batch {
                 receiver.recv(&mut buf)?;
             }
         }
+        turn_ratios.push(this[0].as_secs_f64() / this[1].as_secs_f64().max(1e-12));
         sent += batch;
         turn += 1;
     }
     let per_call = |d: Duration| d.as_secs_f64() * 1e9 / f64::from(count.max(1));
-    Ok((per_call(timed[0]), per_call(timed[1])))
+    // As for latency: the median over batch pairs ignores a burst that hit one batch.
+    let ratio = Series {
+        name: String::new(),
+        unit: "x",
+        samples: turn_ratios,
+    }
+    .median();
+    Ok((per_call(timed[0]), per_call(timed[1]), ratio))
 }
 
 /// The share of an unconnected `sendto`'s time that a connected `send` saves, from the
@@ -931,7 +954,7 @@ mod tests {
             sends: 100,
         };
         let result = run(&config).unwrap();
-        assert_eq!(result.series.len(), 12);
+        assert_eq!(result.series.len(), 13);
         assert!(result
             .series
             .iter()
