@@ -294,6 +294,18 @@ pub struct ClaimInfo {
     /// Why the claim does not (fully) hold, shown with such a verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+    /// The claim's sub-assertions and the cases deciding each (`cases/claims.toml`); empty
+    /// for a register without them, whose verdict then comes from every citing case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<PointInfo>,
+}
+
+/// One sub-assertion of a claim and the cases (paths relative to the catalogue, without
+/// `.sock`) that decide it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointInfo {
+    pub says: String,
+    pub cases: Vec<String>,
 }
 
 /// One row of the property table: what a (domain, type) pair offers, as the catalogue found it.
@@ -319,6 +331,19 @@ pub struct Measurement {
     pub min: f64,
     pub max: f64,
     pub samples: u32,
+    /// A confidence interval on the median, when the figure decides a claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
+}
+
+/// A distribution-free confidence interval on a median: two order statistics of the samples
+/// and the probability that the true median lies between them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+    /// The coverage, e.g. 0.96 (at least 0.95 once there are 6 or more samples).
+    pub confidence: f64,
 }
 
 impl RunReport {

@@ -203,6 +203,11 @@ pub(crate) fn sample_report() -> RunReport {
                 min: 10.0,
                 max: 40.25,
                 samples: 100,
+                interval: Some(crate::model::Interval {
+                    low: 11.0,
+                    high: 14.0,
+                    confidence: 0.96,
+                }),
             },
         )]),
         properties: vec![PropertyRow {
