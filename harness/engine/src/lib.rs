@@ -6,6 +6,7 @@
 //! `grade` runs a server under test in its own sandbox for `sockspec grade`.
 
 pub mod bench;
+pub mod cgroup;
 pub mod child;
 pub mod exec;
 pub mod grade;
