@@ -12,7 +12,10 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Args;
-use sockspec_engine::grade::{grade_batch, BatchOptions, SubmissionInput, Suite, NOT_JUDGED};
+use sockspec_engine::grade::resources::parse_size;
+use sockspec_engine::grade::{
+    grade_batch, BatchOptions, Limits, Resources, SubmissionInput, Suite, NOT_JUDGED,
+};
 use sockspec_reports::grade::{ClassReport, GradeOutcome, SubmissionResult, SuiteCase};
 use sockspec_reports::{grade_html, lms, FORMAT_VERSION};
 
@@ -27,8 +30,12 @@ Examples:
   sockspec grade --suite echo-udp --partition 2/4 --json shard2.json subs/*
 
 Each case runs against a fresh server in a sandbox of its own: new user-less pid, network
-(only lo), mount, IPC and UTS namespaces, an unprivileged uid, rlimits (processes, memory,
-CPU, open files, file size), a private tmpfs, and the submission read-only. The server is
+(only lo), mount, IPC and UTS namespaces, an unprivileged uid, a cgroup v2 group of its own
+where the host delegates one (memory.max, pids.max, cpu.max) with rlimits as the fallback
+(RLIMIT_DATA, RLIMIT_NPROC, RLIMIT_CPU, open files, file size), a private tmpfs, and the
+submission read-only. The defaults (512M, 160 tasks, 4 s of CPU) start stock Python 3,
+Perl, Java 17 and Node 20 servers; a suite's `[limits]` or --memory/--processes/--cpu
+change them. The server is
 found listening without connecting to it. `{port}` in the template is replaced by the
 suite's port (5001: a missing htons() shows as 35091), `{port.NAME}` by a service's port.
 
@@ -81,6 +88,19 @@ pub struct GradeArgs {
     /// Multiply deadlines and settle times (slow or loaded machines).
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub time_scale: f64,
+    /// Memory of each server's sandbox (`512M`, `1G`): memory.max of its cgroup (resident
+    /// memory, page cache, socket buffers), or RLIMIT_DATA of each process where cgroup v2
+    /// has no memory controller [default: the suite's, else 512M].
+    #[arg(long, value_name = "SIZE", help_heading = "Sandbox limits")]
+    pub memory: Option<String>,
+    /// Tasks (processes and threads) of each server's sandbox: pids.max, and RLIMIT_NPROC
+    /// [default: the suite's, else 160].
+    #[arg(long, value_name = "N", help_heading = "Sandbox limits")]
+    pub processes: Option<u64>,
+    /// CPU seconds each server process may use per case (RLIMIT_CPU); a cgroup also caps a
+    /// sandbox at one CPU [default: the suite's, else 4].
+    #[arg(long, value_name = "SECONDS", help_heading = "Sandbox limits")]
+    pub cpu: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -108,6 +128,40 @@ fn submission_name(p: &Path) -> String {
         .ok()
         .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Each server sandbox's limits: the defaults, then the suite's, then the command line's.
+fn sandbox_limits(args: &GradeArgs, suite: &Suite) -> Result<Limits, String> {
+    let mut l = Limits::SERVER;
+    let from_suite = suite.limits;
+    let memory = match &args.memory {
+        Some(m) => Some(parse_size(m).map_err(|e| format!("--memory: {e}"))?),
+        None => from_suite.memory,
+    };
+    l.memory = memory.unwrap_or(l.memory);
+    l.processes = args
+        .processes
+        .or(from_suite.processes)
+        .unwrap_or(l.processes);
+    l.cpu_seconds = args.cpu.or(from_suite.cpu_seconds).unwrap_or(l.cpu_seconds);
+    // Below these a correct server cannot start: /bin/sh and a dynamic loader alone take a
+    // few MiB and two tasks; a CPU limit of 0 s is SIGXCPU at once.
+    if l.memory < 16 << 20 {
+        return Err(format!(
+            "--memory {} MiB is below the 16 MiB a server needs to start",
+            l.memory >> 20
+        ));
+    }
+    if l.processes < 4 {
+        return Err(format!(
+            "--processes {} is below the 4 a server needs to start",
+            l.processes
+        ));
+    }
+    if l.cpu_seconds == 0 {
+        return Err("--cpu 0 stops every server at once; give at least 1 second".into());
+    }
+    Ok(l)
 }
 
 pub fn main(args: GradeArgs) -> ExitCode {
@@ -162,12 +216,22 @@ pub fn main(args: GradeArgs) -> ExitCode {
         Err(e) => return usage(format!("cannot find the sockspec binary: {e}")),
     };
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let limits = match sandbox_limits(&args, &suite) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
+    let resources = std::sync::Arc::new(Resources::acquire());
+    if !args.quiet {
+        eprintln!("note: {}", resources.describe());
+    }
     let opts = BatchOptions {
         exe,
         time_scale: args.time_scale,
         template: args.server.clone(),
         build: args.build.clone(),
         jobs: args.jobs.unwrap_or(cpus * 4),
+        limits,
+        resources,
     };
     let started = Instant::now();
     let started_at = crate::environment::rfc3339_now();

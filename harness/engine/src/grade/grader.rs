@@ -19,6 +19,7 @@ use sockspec_reports::{Outcome, FORMAT_VERSION};
 use super::holder::{HolderSpec, Limits};
 use super::manifest::{CaseKind, Gate, Protocol, Suite, SuiteCase};
 use super::procfs::Owned;
+use super::resources::{self, Resources};
 use super::server::{ServerRun, READY_TIMEOUT};
 use super::target::ServerTarget;
 use crate::sandbox::Isolation;
@@ -55,6 +56,10 @@ pub struct BatchOptions {
     /// A build command run in the submission's directory (in the sandbox) before grading.
     pub build: Option<String>,
     pub jobs: usize,
+    /// Limits of every server's sandbox (defaults, the suite's, then the command line's).
+    pub limits: Limits,
+    /// What bounds the sandboxes: cgroups where the host has them, rlimits otherwise.
+    pub resources: std::sync::Arc<Resources>,
 }
 
 /// Called after each finished case: (submission index, case name, outcome, done, total).
@@ -416,14 +421,20 @@ fn run_build(opts: &BatchOptions, workdir: &Path, uid: u32) -> (bool, ServerFact
         uid,
         gid: uid,
         limits: Limits::BUILD,
+        memory_in_cgroup: false,
         nice: SERVER_NICE,
+    };
+    let group = opts.resources.group("build", &spec.limits);
+    let spec = HolderSpec {
+        memory_in_cgroup: group.is_some() && opts.resources.memory_in_cgroup(),
+        ..spec
     };
     let failed = |exit: String| ServerFacts {
         command: command.clone(),
         exit,
         ..ServerFacts::default()
     };
-    let run = match ServerRun::start(&opts.exe, &spec) {
+    let run = match ServerRun::start(&opts.exe, &spec, group) {
         Ok(r) => r,
         Err(e) => {
             let e = format!("cannot start the sandbox: {e}");
@@ -551,12 +562,18 @@ fn start_server(
         writable: false,
         uid,
         gid: uid,
-        limits: Limits::SERVER,
+        limits: opts.limits,
+        memory_in_cgroup: false,
         nice: SERVER_NICE,
     };
+    let group = opts.resources.group("server", &spec.limits);
+    let spec = HolderSpec {
+        memory_in_cgroup: group.is_some() && opts.resources.memory_in_cgroup(),
+        ..spec
+    };
     let scale = opts.time_scale.max(1.0);
-    let mut run =
-        ServerRun::start(&opts.exe, &spec).map_err(|e| format!("cannot start the sandbox: {e}"))?;
+    let mut run = ServerRun::start(&opts.exe, &spec, group)
+        .map_err(|e| format!("cannot start the sandbox: {e}"))?;
     let init = match run.wait_ready(READY_TIMEOUT.mul_f64(scale)) {
         Ok(i) => i,
         Err(e) => {
@@ -749,7 +766,8 @@ fn run_case(
             };
             let done = std::sync::atomic::AtomicBool::new(false);
             let outcome = std::thread::scope(|scope| {
-                let watcher = scope.spawn(|| watch_process_limit(started.init, &done));
+                let watcher =
+                    scope.spawn(|| watch_process_limit(started.init, opts.limits.processes, &done));
                 let r = spawn::run_case(&opts.exe, &spec);
                 done.store(true, std::sync::atomic::Ordering::Relaxed);
                 peak = watcher.join().unwrap_or(0);
@@ -761,11 +779,12 @@ fn run_case(
             }
         }
     }
-    let (mut facts, runnable_ms) = started
+    let (mut facts, stopped) = started
         .run
         .stop_measured(STOP_GRACE.mul_f64(opts.time_scale.max(1.0)));
     facts.max_processes = facts.max_processes.max(peak);
-    facts.diagnosis = diagnose(&facts, runnable_ms);
+    facts.diagnosis = resources::diagnose(&stopped, &opts.limits)
+        .or_else(|| diagnose(&facts, stopped.runnable_ms, &opts.limits));
     if result.outcome != GradeOutcome::Pass {
         if let Some(d) = &facts.diagnosis {
             let m = result.message.take().unwrap_or_default();
@@ -790,12 +809,12 @@ const LIMIT_WATCH: Duration = Duration::from_millis(100);
 /// happen in it any more, and its spinning processes would slow every other sandbox until
 /// the case deadline. Killing init ends the case at once; the facts keep the peak count.
 /// Returns the most processes seen.
-fn watch_process_limit(init: i32, done: &std::sync::atomic::AtomicBool) -> u32 {
+fn watch_process_limit(init: i32, limit: u64, done: &std::sync::atomic::AtomicBool) -> u32 {
     let mut peak = 0;
     while !done.load(std::sync::atomic::Ordering::Relaxed) {
         let live = super::procfs::Tree::of_init(init).live().count() as u64;
         peak = peak.max(live as u32);
-        if live + 2 >= Limits::SERVER.processes {
+        if live + 2 >= limit {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(init),
                 nix::sys::signal::Signal::SIGKILL,
@@ -809,15 +828,15 @@ fn watch_process_limit(init: i32, done: &std::sync::atomic::AtomicBool) -> u32 {
 
 /// What the facts say about a server that misbehaved, in one phrase.
 /// `runnable_ms`: how long the busiest live process had been runnable when stopped.
-fn diagnose(f: &ServerFacts, runnable_ms: u64) -> Option<String> {
-    if u64::from(f.max_processes) + 2 >= Limits::SERVER.processes {
+fn diagnose(f: &ServerFacts, runnable_ms: u64, limits: &Limits) -> Option<String> {
+    if u64::from(f.max_processes) + 2 >= limits.processes {
         return Some(format!(
             "resource limit: process count reached ({} processes)",
             f.max_processes
         ));
     }
     if f.exited_early {
-        let cpu_limit_ms = Limits::SERVER.cpu_seconds * 1000;
+        let cpu_limit_ms = limits.cpu_seconds * 1000;
         let why = if f.exit.contains("SIGXCPU")
             || (f.exit.contains("SIGKILL") && f.cpu_ms + 500 >= cpu_limit_ms)
         {
@@ -924,18 +943,20 @@ mod tests {
             wall_ms: 2000,
             ..ServerFacts::default()
         };
-        assert_eq!(diagnose(&f, 20), None);
+        assert_eq!(diagnose(&f, 20, &Limits::SERVER), None);
         f.cpu_ms = 300;
-        assert!(diagnose(&f, 1900).unwrap().contains("busy on CPU"));
+        assert!(diagnose(&f, 1900, &Limits::SERVER)
+            .unwrap()
+            .contains("busy on CPU"));
         f.exited_early = true;
         f.exit = "exit status 1".into();
         f.stderr = "hog: allocation failed after 480 MiB\n".into();
         assert_eq!(
-            diagnose(&f, 0).unwrap(),
+            diagnose(&f, 0, &Limits::SERVER).unwrap(),
             "server exited with status 1 (stderr: hog: allocation failed after 480 MiB)"
         );
-        f.max_processes = 128;
-        assert!(diagnose(&f, 0)
+        f.max_processes = Limits::SERVER.processes as u32;
+        assert!(diagnose(&f, 0, &Limits::SERVER)
             .unwrap()
             .starts_with("resource limit: process count reached"));
     }

@@ -36,14 +36,21 @@ pub const SANDBOX_HOME: &str = "/sandbox/home";
 /// own directories.
 pub const SUBMISSION_DIR: &str = "/sandbox/home/submission";
 
-/// Resource limits of the command (per process, except `processes`, per uid).
+/// Resource limits of a sandbox. With a cgroup (see [`crate::cgroup`]) `memory` and
+/// `processes` bound the whole sandbox; without one they fall back to rlimits of each
+/// process (RLIMIT_DATA, RLIMIT_NPROC per uid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// RLIMIT_NPROC: enough for a fork server with 50 clients (plus 50 zombies of a server
-    /// that never waits), low enough to stop a fork bomb quickly.
+    /// Tasks (processes and threads): pids.max, and RLIMIT_NPROC (per uid) always. Enough
+    /// for a fork server with 50 clients (plus 50 zombies of a server that never waits), a
+    /// thread-per-client Python or Java server (the JVM alone starts about 20 threads on
+    /// two CPUs), low enough to stop a fork bomb quickly.
     pub processes: u64,
-    /// RLIMIT_AS in bytes.
-    pub address_space: u64,
+    /// Memory in bytes: memory.max of the sandbox's cgroup (resident memory, page cache,
+    /// tmpfs, socket buffers charged to it), or RLIMIT_DATA of each process without one.
+    /// Never RLIMIT_AS: the JVM reserves its heap and Node its code range as address space
+    /// they never touch, and either refuses to start under 512 MiB of it.
+    pub memory: u64,
     /// RLIMIT_CPU in seconds (each process); SIGXCPU then SIGKILL. A server under test
     /// uses milliseconds of CPU per case; a spinning one is stopped within seconds instead
     /// of holding a core until the case deadline.
@@ -58,17 +65,17 @@ pub struct Limits {
 
 impl Limits {
     pub const SERVER: Limits = Limits {
-        processes: 96,
-        address_space: 512 << 20,
+        processes: 160,
+        memory: 512 << 20,
         cpu_seconds: 4,
         open_files: 512,
         file_size: 16 << 20,
         tmpfs_bytes: 64 << 20,
     };
-    /// A compiler needs more address space and processes than a server.
+    /// A compiler needs more memory and processes than a server.
     pub const BUILD: Limits = Limits {
         processes: 128,
-        address_space: 2 << 30,
+        memory: 2 << 30,
         cpu_seconds: 120,
         open_files: 512,
         file_size: 64 << 20,
@@ -88,6 +95,9 @@ pub struct HolderSpec {
     pub uid: u32,
     pub gid: u32,
     pub limits: Limits,
+    /// The sandbox is in a cgroup whose memory.max is `limits.memory`: no RLIMIT_DATA then.
+    #[serde(default)]
+    pub memory_in_cgroup: bool,
     /// Nice value of the command: servers yield the CPU to the grader's clients, so a
     /// spinning submission cannot starve the timing of another.
     pub nice: i32,
@@ -424,9 +434,18 @@ fn exec_command(spec: &HolderSpec) -> ! {
     // without autogroups has no such file and needs none.
     let _ = std::fs::write("/proc/self/autogroup", spec.nice.to_string());
     let l = spec.limits;
+    // RLIMIT_DATA counts what is committed, touched or not, and the JVM commits its initial
+    // heap, 1/64 of the machine's memory, at start (384 MiB of 24 GiB: a thread-per-client
+    // Java server then failed its 30th thread at 512 MiB). The fallback leaves that on top
+    // of the limit; a cgroup counts only what is used and needs no such allowance.
+    let data = if spec.memory_in_cgroup {
+        libc::RLIM_INFINITY
+    } else {
+        l.memory.saturating_add(physical_memory() / 64)
+    };
     for (res, value) in [
         (Resource::RLIMIT_NPROC, l.processes),
-        (Resource::RLIMIT_AS, l.address_space),
+        (Resource::RLIMIT_DATA, data),
         (Resource::RLIMIT_CPU, l.cpu_seconds),
         (Resource::RLIMIT_NOFILE, l.open_files),
         (Resource::RLIMIT_FSIZE, l.file_size),
@@ -476,6 +495,11 @@ fn exec_command(spec: &HolderSpec) -> ! {
     let args = [c"sh".to_owned(), c"-c".to_owned(), cmd];
     let e = nix::unistd::execve(c"/bin/sh", &args, &env).unwrap_err();
     fail("cannot run /bin/sh", &e)
+}
+
+/// The machine's memory in bytes (sysinfo(2)); 0 if unknown.
+fn physical_memory() -> u64 {
+    nix::sys::sysinfo::sysinfo().map_or(0, |i| i.ram_total())
 }
 
 /// Keeps an fd open (for the grader's side of the control pipe in `pre_exec`).

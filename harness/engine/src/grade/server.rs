@@ -19,6 +19,7 @@ use sockspec_reports::grade::ServerFacts;
 
 use super::holder::{dup_to_control, HolderEvent, HolderSpec};
 use super::procfs::{self, Owned, Tree};
+use crate::cgroup::{self, Group};
 
 /// Enough of stdout to see what a server printed by mistake.
 pub const STDOUT_CAP: usize = 16 * 1024;
@@ -96,6 +97,21 @@ pub struct ServerRun {
     started: Instant,
     pub command: String,
     max_processes: u32,
+    /// The sandbox's cgroup, removed once the holder is reaped.
+    group: Option<Group>,
+}
+
+/// What stopping a sandbox measured besides its facts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stopped {
+    /// How long the busiest live process had been runnable (ms) when it was stopped.
+    pub runnable_ms: u64,
+    /// Processes the OOM killer ended at the cgroup's memory.max.
+    pub oom_kills: u64,
+    /// Forks refused at the cgroup's pids.max.
+    pub pids_max_hits: u64,
+    /// The cgroup's memory.peak in bytes.
+    pub memory_peak: Option<u64>,
 }
 
 /// What discovery saw.
@@ -107,8 +123,13 @@ pub struct Discovery {
 }
 
 impl ServerRun {
-    /// Starts `exe __server SPEC` in its own process group.
-    pub fn start(exe: &Path, spec: &HolderSpec) -> io::Result<ServerRun> {
+    /// Starts `exe __server SPEC` in its own process group, inside `group` when given (the
+    /// holder joins it before exec, so every process of the sandbox is counted).
+    pub fn start(exe: &Path, spec: &HolderSpec, group: Option<Group>) -> io::Result<ServerRun> {
+        let procs = match &group {
+            Some(g) => Some(g.procs_file().map_err(io::Error::other)?),
+            None => None,
+        };
         let json = serde_json::to_string(spec).map_err(io::Error::other)?;
         let (control_r, control_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let mut command = Command::new(exe);
@@ -126,6 +147,9 @@ impl ServerRun {
                 let empty: libc::sigset_t = std::mem::zeroed();
                 libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if let Some(p) = &procs {
+                    cgroup::join_from_pre_exec(p)?;
+                }
                 dup_to_control(&control_w_for_child)
             });
         }
@@ -148,6 +172,7 @@ impl ServerRun {
             started: Instant::now(),
             command: spec.command.clone(),
             max_processes: 0,
+            group,
         })
     }
 
@@ -259,9 +284,8 @@ impl ServerRun {
         self.stop_measured(grace).0
     }
 
-    /// [`ServerRun::stop`], also returning how long the busiest live process had been
-    /// runnable (ms) when it was stopped.
-    pub fn stop_measured(mut self, grace: Duration) -> (ServerFacts, u64) {
+    /// [`ServerRun::stop`], also returning what the sandbox's cgroup and scheduler saw.
+    pub fn stop_measured(mut self, grace: Duration) -> (ServerFacts, Stopped) {
         let init = self.init_pid();
         let runnable_ms = init
             .map(|i| {
@@ -330,7 +354,27 @@ impl ServerRun {
             stderr_dropped: state.stderr.dropped,
             diagnosis: None,
         };
-        (facts, runnable_ms)
+        let stopped = Stopped {
+            runnable_ms,
+            oom_kills: self.group.as_ref().and_then(Group::oom_kills).unwrap_or(0),
+            pids_max_hits: self
+                .group
+                .as_ref()
+                .and_then(Group::pids_max_hits)
+                .unwrap_or(0),
+            memory_peak: self.group.as_ref().and_then(Group::memory_peak),
+        };
+        drop(state);
+        self.remove_group();
+        (facts, stopped)
+    }
+
+    /// Kills whatever is left in the sandbox's cgroup (nothing, once init is gone: the pid
+    /// namespace took it) and removes the group.
+    fn remove_group(&mut self) {
+        if let Some(g) = self.group.take() {
+            let _ = g.remove(cgroup::REMOVE_TIMEOUT);
+        }
     }
 
     /// Kills the holder's group (the holder outlives init on purpose, see `holder_main`),
@@ -367,6 +411,7 @@ impl Drop for ServerRun {
             }
             self.reap();
         }
+        self.remove_group();
     }
 }
 
