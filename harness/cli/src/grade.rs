@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use clap::Args;
 use sockspec_engine::grade::resources::parse_size;
+use sockspec_engine::grade::workspace::{self, Budget};
 use sockspec_engine::grade::{
     grade_batch, BatchOptions, Limits, Resources, SubmissionInput, Suite, NOT_JUDGED,
 };
@@ -42,7 +43,9 @@ suite's port (5001: a missing htons() shows as 35091), `{port.NAME}` by a servic
 Exit codes:
   0    every submission was graded (scores are in the results, not in the exit code)
   2    usage error: unknown suite, missing submission, bad --partition
-  3    at least one case could not be judged (grader or sandbox trouble): re-grade";
+  3    at least one case could not be judged (grader or sandbox trouble, or a submission
+       over the copy budget of 64 MiB, 10,000 entries, 32 levels): see its reason
+  130  interrupted by SIGINT/SIGTERM: every sandbox was killed, the batch directory removed";
 
 #[derive(Debug, Clone, Args)]
 pub struct GradeArgs {
@@ -130,6 +133,31 @@ fn submission_name(p: &Path) -> String {
         .unwrap_or_else(|| p.display().to_string())
 }
 
+/// Blocks SIGINT/SIGTERM/SIGHUP in every thread (workers, monitors; sandboxes and case
+/// processes clear the mask before exec) and handles them on one: kill every sandbox and
+/// case process, remove their cgroups and the batch directory, exit 130.
+fn interrupt_guard(resources: std::sync::Arc<Resources>) -> Option<std::thread::JoinHandle<()>> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(sig);
+    }
+    set.thread_block().ok()?;
+    std::thread::Builder::new()
+        .name("sockspec-signals".into())
+        .spawn(move || {
+            if let Ok(sig) = set.wait() {
+                sockspec_engine::grade::server::kill_all_live();
+                sockspec_engine::spawn::kill_all_live();
+                resources.clean_up();
+                workspace::clean_up_interrupted();
+                eprintln!("\nsockspec: interrupted by {sig}; every sandbox was killed and removed");
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+        })
+        .ok()
+}
+
 /// Each server sandbox's limits: the defaults, then the suite's, then the command line's.
 fn sandbox_limits(args: &GradeArgs, suite: &Suite) -> Result<Limits, String> {
     let mut l = Limits::SERVER;
@@ -170,6 +198,18 @@ pub fn main(args: GradeArgs) -> ExitCode {
             "grading needs root: each server runs in namespaces of its own as an unprivileged uid",
         );
     }
+    // First, while the process has one thread: submissions' tmpfs mounts stay in this
+    // process's own mount namespace and vanish with it, however it ends.
+    let tmpfs = match workspace::private_mounts() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "note: no private mount namespace ({e}): submissions are copied to the \
+                 temporary directory without a tmpfs, and builds write there unbounded"
+            );
+            false
+        }
+    };
     let dir = suite_dir(&args.suite);
     let suite = match Suite::load(&dir) {
         Ok(s) => s,
@@ -224,6 +264,7 @@ pub fn main(args: GradeArgs) -> ExitCode {
     if !args.quiet {
         eprintln!("note: {}", resources.describe());
     }
+    let _signals = interrupt_guard(std::sync::Arc::clone(&resources));
     let opts = BatchOptions {
         exe,
         time_scale: args.time_scale,
@@ -232,6 +273,8 @@ pub fn main(args: GradeArgs) -> ExitCode {
         jobs: args.jobs.unwrap_or(cpus * 4),
         limits,
         resources,
+        budget: Budget::DEFAULT,
+        tmpfs,
     };
     let started = Instant::now();
     let started_at = crate::environment::rfc3339_now();
@@ -240,7 +283,11 @@ pub fn main(args: GradeArgs) -> ExitCode {
     let progress = |si: usize, case: &str, outcome: GradeOutcome, done: usize, total: usize| {
         bar.tick(&names[si], case, outcome, done, total, started);
     };
-    let results = match grade_batch(&suite, &subs, &opts, &progress) {
+    let results = grade_batch(&suite, &subs, &opts, &progress);
+    // The signal thread keeps a reference to the resources for the rest of the process,
+    // so their groups are removed here rather than on drop.
+    opts.resources.clean_up();
+    let results = match results {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: grading failed: {e}");

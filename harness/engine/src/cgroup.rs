@@ -293,6 +293,13 @@ impl Delegation {
         self.available.contains(&c)
     }
 
+    /// Kills every process of every group of this runner and removes them (on SIGINT or
+    /// SIGTERM, before the runner exits without running destructors).
+    pub fn clean_up(&self) {
+        remove_tree(&self.dir);
+        remove_empty_slice(&self.dir);
+    }
+
     /// A new, empty group with `limits` (those whose controller is available).
     pub fn create(&self, label: &str, limits: &Limits) -> Result<Group, CgroupError> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -314,10 +321,14 @@ impl Drop for Delegation {
         // Groups were removed by their owners; a leftover one is killed here so the owner
         // directory can go.
         remove_tree(&self.dir);
-        // The shared parent goes with its last owner (another runner's owner keeps it).
-        if let Some(parent) = self.dir.parent().filter(|p| p.ends_with(SLICE)) {
-            let _ = fs::remove_dir(parent);
-        }
+        remove_empty_slice(&self.dir);
+    }
+}
+
+/// The shared parent goes with its last owner (another runner's owner keeps it busy).
+fn remove_empty_slice(owner: &Path) {
+    if let Some(parent) = owner.parent().filter(|p| p.ends_with(SLICE)) {
+        let _ = fs::remove_dir(parent);
     }
 }
 

@@ -22,6 +22,8 @@ use super::procfs::Owned;
 use super::resources::{self, Resources};
 use super::server::{ServerRun, READY_TIMEOUT};
 use super::target::ServerTarget;
+use super::workspace::{Budget, Workspace};
+use crate::child::error_chain;
 use crate::sandbox::Isolation;
 use crate::spawn::{self, ChildRun};
 use crate::wire::{CaseSpec, Wire};
@@ -60,6 +62,11 @@ pub struct BatchOptions {
     pub limits: Limits,
     /// What bounds the sandboxes: cgroups where the host has them, rlimits otherwise.
     pub resources: std::sync::Arc<Resources>,
+    /// What one submission may bring in, and the size of its tmpfs.
+    pub budget: Budget,
+    /// Each submission on a tmpfs of its own: the process called
+    /// [`super::workspace::private_mounts`].
+    pub tmpfs: bool,
 }
 
 /// Called after each finished case: (submission index, case name, outcome, done, total).
@@ -135,13 +142,34 @@ pub fn grade_batch(
     progress: Progress<'_>,
 ) -> io::Result<Vec<SubmissionResult>> {
     let started = Instant::now();
-    let temp = tempfile::Builder::new()
-        .prefix("sockspec-grade-")
-        .tempdir()?;
+    let workspace = Workspace::create(opts.budget, opts.tmpfs)?;
     let mut states = Vec::new();
     for (i, sub) in subs.iter().enumerate() {
-        let workdir = temp.path().join(i.to_string()).join("work");
-        copy_tree(&sub.path, &workdir)?;
+        // One submission that cannot be copied (too big, too deep, unreadable) is graded
+        // as an error with its reason; the others are graded as usual.
+        let (workdir, prepare_error) = match workspace.prepare(i, &sub.path) {
+            Ok(w) => (w, None),
+            Err(e) => (PathBuf::new(), Some(error_chain(&e))),
+        };
+        if let Some(reason) = prepare_error {
+            states.push(SubState {
+                jobs: Vec::new(),
+                needs: Vec::new(),
+                started: Vec::new(),
+                finished: Vec::new(),
+                cases: suite
+                    .cases
+                    .iter()
+                    .map(|c| Some(error_case(c, reason.clone())))
+                    .collect(),
+                build: None,
+                root_cause: Some(reason.clone()),
+                workdir,
+                command: Err(reason),
+                build_error: None,
+            });
+            continue;
+        }
         let mut jobs = Vec::new();
         if opts.build.is_some() {
             jobs.push(Job::Build);
@@ -189,8 +217,8 @@ pub fn grade_batch(
     let jobs = opts.jobs.max(1);
     std::thread::scope(|scope| {
         for slot in 0..jobs {
-            let (shared, wake) = (&shared, &wake);
-            scope.spawn(move || worker(slot, suite, subs, opts, shared, wake, progress));
+            let (shared, wake, ws) = (&shared, &wake, &workspace);
+            scope.spawn(move || worker(slot, suite, ws, opts, shared, wake, progress));
         }
     });
     let shared = shared
@@ -222,14 +250,14 @@ pub fn grade_batch(
         })
         .collect();
     let _ = elapsed;
-    drop(temp);
+    drop(workspace);
     Ok(results)
 }
 
 fn worker(
     slot: usize,
     suite: &Suite,
-    subs: &[SubmissionInput],
+    workspace: &Workspace,
     opts: &BatchOptions,
     shared: &Mutex<Shared>,
     wake: &Condvar,
@@ -298,6 +326,11 @@ fn worker(
             report = Some((suite.cases[c].name.clone(), case.outcome));
             st.cases[c] = Some(case);
         }
+        // The submission's copy (and tmpfs) is freed as soon as its last job is done, so a
+        // class holds only the copies of the submissions in flight.
+        if guard.subs[si].finished.iter().all(Option::is_some) {
+            workspace.release(si);
+        }
         guard.done += 1;
         let (done, total) = (guard.done, guard.total);
         drop(guard);
@@ -306,7 +339,6 @@ fn worker(
             Some((name, outcome)) => progress(si, &name, outcome, done, total),
             None => progress(si, "lifecycle/builds", GradeOutcome::Pass, done, total),
         }
-        let _ = subs;
     }
 }
 
@@ -361,26 +393,6 @@ fn pick(shared: &mut Shared, suite: &Suite) -> Option<(usize, usize, Option<Bloc
         }
     }
     None
-}
-
-/// Copies a submission (files, directories, symlinks) into the batch's private work area.
-fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let ty = entry.file_type()?;
-        let dst = to.join(entry.file_name());
-        if ty.is_dir() {
-            copy_tree(&entry.path(), &dst)?;
-        } else if ty.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &dst)?;
-        } else if ty.is_file() {
-            std::fs::copy(entry.path(), &dst)?;
-        }
-    }
-    Ok(())
 }
 
 fn chown_tree(path: &Path, uid: u32) {

@@ -19,6 +19,7 @@ pub mod procfs;
 pub mod resources;
 pub mod server;
 pub mod target;
+pub mod workspace;
 
 pub use grader::{grade_batch, BatchOptions, Progress, SubmissionInput, NOT_JUDGED};
 pub use holder::Limits;

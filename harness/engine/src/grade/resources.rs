@@ -3,6 +3,8 @@
 //! holder's rlimits otherwise (RLIMIT_DATA, RLIMIT_NPROC). Which one a batch got is said
 //! once, so a teacher knows what bounded the servers.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::cgroup::{self, Controller, Delegation, Group};
 
 use super::holder::Limits;
@@ -20,6 +22,8 @@ pub struct Resources {
     delegation: Option<Delegation>,
     /// Why memory is bounded by rlimits only (no cgroup, or one without the controller).
     pub fallback: Option<String>,
+    /// Set by [`Resources::clean_up`]: a worker still starting a sandbox then gets no group.
+    closed: AtomicBool,
 }
 
 impl Resources {
@@ -45,11 +49,13 @@ impl Resources {
                 Resources {
                     delegation: Some(d),
                     fallback,
+                    closed: AtomicBool::new(false),
                 }
             }
             Err(e) => Resources {
                 delegation: None,
                 fallback: Some(e.to_string()),
+                closed: AtomicBool::new(false),
             },
         }
     }
@@ -59,6 +65,7 @@ impl Resources {
         Resources {
             delegation: None,
             fallback: Some(reason.to_string()),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -90,10 +97,25 @@ impl Resources {
         }
     }
 
+    /// Kills and removes every group of the batch (the interrupt handler's last step).
+    pub fn clean_up(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        if let Some(d) = &self.delegation {
+            d.clean_up();
+        }
+    }
+
     /// A fresh group for one sandbox, or None (rlimits alone then bound it).
     pub fn group(&self, label: &str, limits: &Limits) -> Option<Group> {
         let d = self.delegation.as_ref()?;
-        d.create(label, &cgroup_limits(limits)).ok()
+        let g = d.create(label, &cgroup_limits(limits)).ok()?;
+        // Created after clean_up looked (it sets the flag first, then removes what it
+        // finds): remove it here instead.
+        if self.closed.load(Ordering::SeqCst) {
+            let _ = g.remove(cgroup::REMOVE_TIMEOUT);
+            return None;
+        }
+        Some(g)
     }
 }
 

@@ -43,6 +43,18 @@ const EXIT_REPORT_TIMEOUT: Duration = Duration::from_secs(2);
 /// pid namespace, so the pipes are at EOF; this bounds a reader that is somehow not.
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// Process groups of live holders, so an interrupted grader can kill every sandbox.
+static LIVE_HOLDERS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Kills every live sandbox: the holder's group holds the holder and init, and init's
+/// death ends the sandbox's pid namespace (used when the grader is interrupted).
+pub fn kill_all_live() {
+    let groups = LIVE_HOLDERS.lock().map(|g| g.clone()).unwrap_or_default();
+    for pgid in groups {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+}
+
 #[derive(Debug, Default)]
 struct Capture {
     data: Vec<u8>,
@@ -157,6 +169,9 @@ impl ServerRun {
         drop(command);
         drop(control_w);
         let pgid = child.id() as i32;
+        if let Ok(mut live) = LIVE_HOLDERS.lock() {
+            live.push(pgid);
+        }
         let shared = Arc::new(Shared::default());
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -393,6 +408,9 @@ impl ServerRun {
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             }
+        }
+        if let Ok(mut live) = LIVE_HOLDERS.lock() {
+            live.retain(|g| *g != self.pgid);
         }
         if let Ok(mut s) = self.shared.state.lock() {
             s.stop_reading_by = Some(Instant::now() + DRAIN_TIMEOUT);
