@@ -210,6 +210,9 @@ pub fn main(args: GradeArgs) -> ExitCode {
             false
         }
     };
+    if let Err(e) = check_lms(&args) {
+        return usage(e);
+    }
     let dir = suite_dir(&args.suite);
     let suite = match Suite::load(&dir) {
         Ok(s) => s,
@@ -355,7 +358,7 @@ pub fn main(args: GradeArgs) -> ExitCode {
 fn report_errors(errors: &[(&str, &str, &str)]) {
     let mut reasons: Vec<(&str, Vec<String>)> = Vec::new();
     for (sub, case, message) in errors {
-        let at = format!("{sub} × {case}");
+        let at = format!("{} × {case}", escape_terminal(sub));
         let message = message.strip_prefix(NOT_JUDGED).unwrap_or(message);
         match reasons.iter_mut().find(|(m, _)| *m == message) {
             Some((_, places)) => places.push(at),
@@ -371,7 +374,7 @@ fn report_errors(errors: &[(&str, &str, &str)]) {
             1 => String::new(),
             n => format!(" and {} more", n - 1),
         };
-        eprintln!("  {}{more}: {message}", places[0]);
+        eprintln!("  {}{more}: {}", places[0], escape_terminal(message));
     }
 }
 
@@ -379,7 +382,7 @@ fn print_summary(class: &ClassReport) {
     let width = class
         .submissions
         .iter()
-        .map(|s| s.submission.len())
+        .map(|s| escape_terminal(&s.submission).chars().count())
         .max()
         .unwrap_or(10);
     println!(
@@ -397,13 +400,15 @@ fn print_summary(class: &ClassReport) {
             .collect();
         let tag = if s.reference { " (reference)" } else { "" };
         let detail = match &s.root_cause {
-            Some(r) => format!("  {r}"),
+            Some(r) => format!("  {}", escape_terminal(r)),
             None if failed.is_empty() => String::new(),
             None => format!("  lost: {}", failed.join(", ")),
         };
         println!(
             "{:width$}  {:>6.1} / {:<6.1}{tag}{detail}",
-            s.submission, s.score, s.max_score
+            escape_terminal(&s.submission),
+            s.score,
+            s.max_score
         );
     }
 }
@@ -420,18 +425,45 @@ fn json_text<T: serde::Serialize>(v: &T) -> Result<String, String> {
     serde_json::to_string_pretty(v).map_err(|e| e.to_string())
 }
 
-/// The one submission LMS files describe: the first student (LMS graders run one at a time).
+/// The one submission LMS files describe (LMS graders run one at a time; `main` refuses
+/// several before grading).
 fn single(class: &ClassReport) -> Option<&SubmissionResult> {
     class.submissions.iter().find(|s| !s.reference)
 }
 
+/// An LMS file describes one submission: several with an LMS flag is a usage error, found
+/// before anything is graded (it used to describe the first one silently).
+fn check_lms(args: &GradeArgs) -> Result<(), String> {
+    let flags: Vec<&str> = [
+        (args.gradescope.is_some(), "--gradescope"),
+        (args.prairielearn.is_some(), "--prairielearn"),
+        (args.autolab, "--autolab"),
+    ]
+    .into_iter()
+    .filter_map(|(on, f)| on.then_some(f))
+    .collect();
+    if !flags.is_empty() && args.submissions.len() > 1 {
+        return Err(format!(
+            "{} describes one submission, but {} were given: grade them one at a time \
+             (the class report is --out/--json)",
+            flags.join(" and "),
+            args.submissions.len()
+        ));
+    }
+    Ok(())
+}
+
 fn write_outputs(args: &GradeArgs, class: &ClassReport) -> Result<(), String> {
     if let Some(out) = &args.out {
-        for s in &class.submissions {
-            let stem = out.join(safe_name(&s.submission));
-            write(&stem.with_extension("json"), &json_text(s)?)?;
+        let names: Vec<&str> = class
+            .submissions
+            .iter()
+            .map(|s| s.submission.as_str())
+            .collect();
+        for (s, stem) in class.submissions.iter().zip(report_stems(&names)) {
+            write(&out.join(format!("{stem}.json")), &json_text(s)?)?;
             write(
-                &stem.with_extension("html"),
+                &out.join(format!("{stem}.html")),
                 &grade_html::submission_html(s),
             )?;
         }
@@ -460,19 +492,61 @@ fn write_outputs(args: &GradeArgs, class: &ClassReport) -> Result<(), String> {
     Ok(())
 }
 
-/// A file name for a submission: path separators and dots at the start are replaced.
-fn safe_name(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() {
-                '_'
+/// Names the class report takes in `--out`: a submission never gets them.
+const RESERVED_STEMS: [&str; 1] = ["class"];
+
+/// One file name (without extension) per submission, in order: only letters, digits, `-`,
+/// `_` and inner dots, so it stays inside `--out` (`...`, `../x`, `/abs` cannot climb out),
+/// never the class report's name, and unique, also on a case-insensitive file system
+/// (a repeated name gets `-2`, `-3`…).
+fn report_stems(names: &[&str]) -> Vec<String> {
+    let mut taken: std::collections::BTreeSet<String> =
+        RESERVED_STEMS.iter().map(|s| s.to_string()).collect();
+    names
+        .iter()
+        .map(|name| {
+            let cleaned: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .take(100)
+                .collect();
+            let cleaned = cleaned.trim_matches('.');
+            let base = if cleaned.is_empty() {
+                "submission".to_string()
             } else {
-                c
+                cleaned.to_string()
+            };
+            let mut stem = base.clone();
+            let mut n = 1;
+            while !taken.insert(stem.to_lowercase()) {
+                n += 1;
+                stem = format!("{base}-{n}");
             }
+            stem
         })
-        .collect();
-    s.trim_start_matches('.').to_string()
+        .collect()
+}
+
+/// Text from a submission (folder names, the server's output inside messages) made safe
+/// for a terminal: control characters and bidirectional overrides are shown escaped, so a
+/// name cannot move the cursor, erase a line or rewrite a score.
+fn escape_terminal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A one-line progress bar on stderr (a terminal), or nothing.
@@ -512,10 +586,11 @@ impl Bar {
         let width = 30;
         let filled = (done * width).checked_div(total).unwrap_or(width);
         let line = format!(
-            "\r[{}{}] {done}/{total} cases {:>5.1}s  {sub}: {case} {}",
+            "\r[{}{}] {done}/{total} cases {:>5.1}s  {}: {case} {}",
             "=".repeat(filled),
             " ".repeat(width - filled),
             started.elapsed().as_secs_f64(),
+            escape_terminal(sub),
             outcome.as_str()
         );
         let mut err = std::io::stderr().lock();
@@ -584,5 +659,41 @@ fn to_run_report(class: &ClassReport) -> sockspec_reports::RunReport {
         measurements: Default::default(),
         properties: Vec::new(),
         differentials: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_stay_inside_and_never_collide() {
+        let stems = report_stems(&["class", "...", "a/b", "Alice", "alice", "Alice", "", ".."]);
+        assert_eq!(
+            stems,
+            [
+                "class-2",
+                "submission",
+                "a_b",
+                "Alice",
+                "alice-2",
+                "Alice-3",
+                "submission-2",
+                "submission-3"
+            ]
+        );
+        for s in &stems {
+            assert!(!s.contains('/') && !s.starts_with('.') && s != "class");
+        }
+    }
+
+    #[test]
+    fn terminal_text_cannot_steer_the_terminal() {
+        let hostile = "x\r\x1b[2K\x1b[1Aalice  20.0 / 20.0\u{202e}";
+        let shown = escape_terminal(hostile);
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert!(shown.starts_with("x\\r\\u{1b}[2K"), "{shown}");
+        assert!(shown.ends_with("\\u{202e}"), "{shown}");
+        assert_eq!(escape_terminal("plain ünïcode"), "plain ünïcode");
     }
 }
