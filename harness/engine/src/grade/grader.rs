@@ -434,6 +434,7 @@ fn run_build(opts: &BatchOptions, workdir: &Path, uid: u32) -> (bool, ServerFact
         gid: uid,
         limits: Limits::BUILD,
         memory_in_cgroup: false,
+        user_namespaces: false,
         nice: SERVER_NICE,
     };
     let group = opts.resources.group("build", &spec.limits);
@@ -576,6 +577,7 @@ fn start_server(
         gid: uid,
         limits: opts.limits,
         memory_in_cgroup: false,
+        user_namespaces: suite.limits.user_namespaces,
         nice: SERVER_NICE,
     };
     let group = opts.resources.group("server", &spec.limits);

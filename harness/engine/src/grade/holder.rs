@@ -98,6 +98,11 @@ pub struct HolderSpec {
     /// The sandbox is in a cgroup whose memory.max is `limits.memory`: no RLIMIT_DATA then.
     #[serde(default)]
     pub memory_in_cgroup: bool,
+    /// Let the command create user namespaces (a suite about containers asks for it). By
+    /// default a seccomp filter refuses them: unprivileged user namespaces are the usual
+    /// first step of kernel privilege escalations, and no socket server needs one.
+    #[serde(default)]
+    pub user_namespaces: bool,
     /// Nice value of the command: servers yield the CPU to the grader's clients, so a
     /// spinning submission cannot starve the timing of another.
     pub nice: i32,
@@ -132,10 +137,23 @@ fn report(control: &mut fs::File, event: &HolderEvent) {
     }
 }
 
-/// The body of `sockspec __server SPEC`; returns the holder's exit code.
-pub fn holder_main(spec_json: &str) -> i32 {
+/// The argument that says the spec is in [`SPEC_ENV`].
+pub const SPEC_FROM_ENV: &str = "-";
+/// The environment variable holding the holder's spec.
+pub const SPEC_ENV: &str = "SOCKSPEC_HOLDER_SPEC";
+
+/// The body of `sockspec __server SPEC` (or `-`: the spec is in [`SPEC_ENV`]); returns the
+/// holder's exit code.
+pub fn holder_main(spec_arg: &str) -> i32 {
     // SAFETY: the grader dup2'ed the control pipe to fd 3 before exec; nothing else owns it.
     let mut control = unsafe { fs::File::from_raw_fd(CONTROL_FD) };
+    let from_env;
+    let spec_json = if spec_arg == SPEC_FROM_ENV {
+        from_env = std::env::var(SPEC_ENV).unwrap_or_default();
+        from_env.as_str()
+    } else {
+        spec_arg
+    };
     let spec: HolderSpec = match serde_json::from_str(spec_json) {
         Ok(s) => s,
         Err(e) => {
@@ -475,6 +493,11 @@ fn exec_command(spec: &HolderSpec) -> ! {
     }
     // Changing credentials cleared the parent-death signal: init dying must still kill us.
     sandbox::arm_parent_death_signal();
+    if !spec.user_namespaces {
+        if let Err(e) = deny_user_namespaces() {
+            fail("cannot install the seccomp filter", &e);
+        }
+    }
     if let Err(e) = nix::unistd::chdir(SUBMISSION_DIR) {
         fail("chdir to the submission", &e);
     }
@@ -495,6 +518,60 @@ fn exec_command(spec: &HolderSpec) -> ! {
     let args = [c"sh".to_owned(), c"-c".to_owned(), cmd];
     let e = nix::unistd::execve(c"/bin/sh", &args, &env).unwrap_err();
     fail("cannot run /bin/sh", &e)
+}
+
+/// Refuses new user namespaces for this process and everything it starts: `unshare` and
+/// `clone` with CLONE_NEWUSER fail with EPERM. `clone3` passes its flags in memory a filter
+/// cannot read, so it fails with ENOSYS, on which glibc (2.34+) and the JVM fall back to
+/// `clone`. no_new_privs first: an unprivileged process may only install a filter then
+/// (and no set-uid program can regain what the sandbox dropped).
+pub fn deny_user_namespaces() -> Result<(), String> {
+    use seccompiler::{
+        apply_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+        SeccompFilter, SeccompRule, TargetArch,
+    };
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
+    let newuser = libc::CLONE_NEWUSER as u64;
+    let flags_have_newuser = || -> Result<Vec<SeccompRule>, String> {
+        let c = SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Qword,
+            SeccompCmpOp::MaskedEq(newuser),
+            newuser,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(vec![SeccompRule::new(vec![c]).map_err(|e| e.to_string())?])
+    };
+    let eperm = SeccompFilter::new(
+        [
+            (libc::SYS_unshare, flags_have_newuser()?),
+            (libc::SYS_clone, flags_have_newuser()?),
+        ]
+        .into_iter()
+        .collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    let enosys = SeccompFilter::new(
+        [(libc::SYS_clone3, Vec::new())].into_iter().collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error().to_string());
+    }
+    for filter in [eperm, enosys] {
+        let program: BpfProgram = filter
+            .try_into()
+            .map_err(|e: seccompiler::BackendError| e.to_string())?;
+        apply_filter(&program).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// The machine's memory in bytes (sysinfo(2)); 0 if unknown.

@@ -24,7 +24,7 @@
 //!
 //! A suite whose servers need more than the sandbox's defaults says so (the command line's
 //! `--memory`, `--processes`, `--cpu` still win): `[limits] memory = "1G"`, `processes = 256`,
-//! `cpu_seconds = 10`.
+//! `cpu_seconds = 10`, and `user_namespaces = true` lets its servers create user namespaces.
 //!
 //! Multi-service suites name their services; each runs on `{port}` + its offset:
 //! `[services] echo = { offset = 0, well_known = 7 }`.
@@ -101,6 +101,8 @@ struct RawLimits {
     memory: Option<String>,
     processes: Option<u64>,
     cpu_seconds: Option<u64>,
+    #[serde(default)]
+    user_namespaces: bool,
 }
 
 /// Sandbox limits a suite asks for instead of the defaults ([`super::holder::Limits::SERVER`]).
@@ -110,6 +112,8 @@ pub struct SuiteLimits {
     pub memory: Option<u64>,
     pub processes: Option<u64>,
     pub cpu_seconds: Option<u64>,
+    /// The servers may create user namespaces (refused by a seccomp filter otherwise).
+    pub user_namespaces: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,6 +234,7 @@ impl Suite {
             },
             processes: raw.limits.processes,
             cpu_seconds: raw.limits.cpu_seconds,
+            user_namespaces: raw.limits.user_namespaces,
         };
         let services = if raw.services.is_empty() {
             vec![Service {

@@ -145,9 +145,13 @@ impl ServerRun {
         let json = serde_json::to_string(spec).map_err(io::Error::other)?;
         let (control_r, control_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let mut command = Command::new(exe);
+        // The spec (host paths included) goes in the environment, which only root may read
+        // in /proc, not in argv: /proc/1/cmdline is world-readable inside the sandbox.
         command
+            .arg0("sockspec")
             .arg("__server")
-            .arg(json)
+            .arg(super::holder::SPEC_FROM_ENV)
+            .env(super::holder::SPEC_ENV, json)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
