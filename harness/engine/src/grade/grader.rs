@@ -778,12 +778,13 @@ fn run_case(
                     addrs,
                 }),
             };
-            let done = std::sync::atomic::AtomicBool::new(false);
+            // Dropping `done` wakes the watcher at once when the case ends.
+            let (done, ended) = std::sync::mpsc::channel::<()>();
             let outcome = std::thread::scope(|scope| {
-                let watcher =
-                    scope.spawn(|| watch_process_limit(started.init, opts.limits.processes, &done));
+                let watcher = scope
+                    .spawn(move || watch_process_limit(started.init, opts.limits.processes, ended));
                 let r = spawn::run_case(&opts.exe, &spec);
-                done.store(true, std::sync::atomic::Ordering::Relaxed);
+                drop(done);
                 peak = watcher.join().unwrap_or(0);
                 r
             });
@@ -822,10 +823,11 @@ const LIMIT_WATCH: Duration = Duration::from_millis(100);
 /// Stops a server whose processes fill the process limit (a fork bomb): nothing useful can
 /// happen in it any more, and its spinning processes would slow every other sandbox until
 /// the case deadline. Killing init ends the case at once; the facts keep the peak count.
-/// Returns the most processes seen.
-fn watch_process_limit(init: i32, limit: u64, done: &std::sync::atomic::AtomicBool) -> u32 {
+/// Returns the most processes seen. Ends as soon as `ended`'s sender is dropped: sleeping
+/// out the last interval cost every case up to 100 ms.
+fn watch_process_limit(init: i32, limit: u64, ended: std::sync::mpsc::Receiver<()>) -> u32 {
     let mut peak = 0;
-    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+    loop {
         let live = super::procfs::Tree::of_init(init).live().count() as u64;
         peak = peak.max(live as u32);
         if live + 2 >= limit {
@@ -835,7 +837,9 @@ fn watch_process_limit(init: i32, limit: u64, done: &std::sync::atomic::AtomicBo
             );
             break;
         }
-        std::thread::sleep(LIMIT_WATCH);
+        if ended.recv_timeout(LIMIT_WATCH) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            break;
+        }
     }
     peak
 }
