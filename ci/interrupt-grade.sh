@@ -9,7 +9,8 @@
 #   - exit status: 130 for SIGINT/SIGTERM (137 = killed, for SIGKILL);
 #   - the run's private TMPDIR is empty (SIGINT/SIGTERM), or holds only directories a
 #     later run sweeps (SIGKILL: the next run must remove them, and is checked to);
-#   - no process carries the run's TMPDIR in its environment (holders, inits, servers);
+#   - no process carries the run's TMPDIR in its environment (holders, inits, servers)
+#     5 s after the grader is gone (named if one does);
 #   - no unlocked owner directory under sockspec.slice in the cgroup2 hierarchy.
 # Prints one line per run and a summary; exits 1 if anything was left behind.
 set -euo pipefail
@@ -71,9 +72,20 @@ for sig in INT TERM KILL; do
     wait "$pid"
     rc=$?
     set -e
-    # Sandboxes die with the grader (PR_SET_PDEATHSIG); give the kernel a moment.
-    sleep 0.3
-    procs=$(procs_with_env "TMPDIR=$tmp")
+    # Sandboxes die with the grader (PR_SET_PDEATHSIG), but on a loaded machine a dying
+    # process can take a while to exit: up to 5 s is dying, longer is a leak.
+    for _ in $(seq 50); do
+      procs=$(procs_with_env "TMPDIR=$tmp")
+      [[ $procs == 0 ]] && break
+      sleep 0.1
+    done
+    if [[ $procs != 0 ]]; then
+      for p in /proc/[0-9]*; do
+        if tr '\0' '\n' 2>/dev/null < "$p/environ" | grep -qxF "TMPDIR=$tmp"; then
+          echo "  left: ${p#/proc/} $(tr '\0' ' ' 2>/dev/null < "$p/cmdline" | cut -c1-120)"
+        fi
+      done
+    fi
     left=$(find "$tmp" -mindepth 1 -maxdepth 1 | wc -l)
     if [[ $sig == KILL ]]; then
       # A later run must sweep what the killed one left.

@@ -43,6 +43,10 @@ pub const PARENT_ENV: &str = "SOCKSPEC_CGROUP_PARENT";
 /// once and exit is milliseconds, but a task in an uninterruptible sleep (a loaded disk)
 /// finishes it first; two seconds covers a machine under heavy load.
 pub const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long [`Delegation::clean_up`] keeps trying to remove a runner's groups before it
+/// leaves them to the next run's [`sweep`]: the runner is exiting, so only long enough for
+/// killed tasks on a heavily loaded machine to finish exiting.
+const CLEAN_UP_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// A controller a group may be limited by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,7 +300,12 @@ impl Delegation {
     /// Kills every process of every group of this runner and removes them (on SIGINT or
     /// SIGTERM, before the runner exits without running destructors).
     pub fn clean_up(&self) {
-        remove_tree(&self.dir);
+        // A group whose last task is still exiting (a loaded machine took over 2 s once)
+        // keeps the owner directory busy: try again until CLEAN_UP_TIMEOUT.
+        let deadline = Instant::now() + CLEAN_UP_TIMEOUT;
+        while !remove_tree(&self.dir) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         remove_empty_slice(&self.dir);
     }
 
