@@ -134,6 +134,21 @@ pub struct CaseResult {
     pub known_deviation: Option<String>,
 }
 
+/// How the runner's message for a case killed at its deadline begins; reports with a word of
+/// their own for it (KTAP's `TIMEOUT`) recognise it by this.
+pub const DEADLINE_KILLED: &str = "killed at its deadline";
+
+impl CaseResult {
+    /// The case could not be judged because it was killed at its deadline.
+    pub fn timed_out(&self) -> bool {
+        self.outcome == Outcome::Error
+            && self
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with(DEADLINE_KILLED))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
     pub outcome: Outcome,

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod environment;
 pub mod exit;
 pub mod grade;
+pub mod output;
 pub mod report;
 pub mod run;
 pub mod runner;
+pub mod terminal;
