@@ -156,3 +156,43 @@ fn zero_test_threads_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("at least one thread"), "{}", text(&out));
 }
+
+/// The binary alone, outside the checkout (as `cargo install` leaves it), runs the built-in
+/// catalogue from the copy built into it, unpacked into the user's cache.
+#[test]
+fn an_installed_binary_runs_the_catalogue_without_the_checkout() {
+    let root = tempfile::tempdir().unwrap();
+    let bin_dir = root.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let installed = bin_dir.join("sockspec");
+    std::fs::copy(env!("CARGO_BIN_EXE_sockspec"), &installed).unwrap();
+    let home = root.path().join("home");
+    let run = |args: &[&str]| {
+        Command::new(&installed)
+            .args(args)
+            .current_dir(root.path())
+            .env_remove("SOCKSPEC_CASES")
+            .env_remove("XDG_CACHE_HOME")
+            .env("HOME", &home)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let name = "stream-message/several-sends-can-be-read-by-one-recv[unix-stream-pair]";
+    let out = run(&["run", "--exact", name]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("1 passed"), "{}", text(&out));
+    let cache: Vec<_> = std::fs::read_dir(home.join(".cache/sockspec"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        cache.len(),
+        1,
+        "one unpacked catalogue, no leftovers: {cache:?}"
+    );
+    assert!(cache[0].starts_with("catalogue-"), "{cache:?}");
+    let claims = run(&["claims"]);
+    assert_eq!(claims.status.code(), Some(0), "{}", text(&claims));
+    assert!(String::from_utf8_lossy(&claims.stdout).contains("decided by: "));
+}
