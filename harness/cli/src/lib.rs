@@ -1,5 +1,6 @@
 //! The `sockspec` command line as a library, so the `cargo test` catalogue target and the
 //! binary share one runner.
+#![forbid(unsafe_code)]
 
 pub mod bench;
 pub mod catalogue;
