@@ -196,3 +196,98 @@ fn an_installed_binary_runs_the_catalogue_without_the_checkout() {
     assert_eq!(claims.status.code(), Some(0), "{}", text(&claims));
     assert!(String::from_utf8_lossy(&claims.stdout).contains("decided by: "));
 }
+
+/// The JSON Schema errors of the JSON file at `path` against a checked-in schema (derived
+/// from the model; `reports` checks they are current).
+fn schema_violations(schema: &str, path: &Path) -> Vec<String> {
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../reports/schema")
+        .join(schema);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    validator
+        .iter_errors(&value)
+        .map(|e| format!("{}: {e}", e.instance_path))
+        .collect()
+}
+
+#[test]
+fn a_real_run_json_validates_against_the_run_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    // Differential cases, claims and a failing fixture: every optional part of the model.
+    let out = bin()
+        .args(["run", "-q", "differential/", "stream-message/several-sends"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(json.exists(), "{}", text(&out));
+    let errors = schema_violations("run-report.schema.json", &json);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(value["differentials"]
+        .as_array()
+        .is_some_and(|d| !d.is_empty()));
+    assert!(value["claims"].as_array().is_some_and(|c| !c.is_empty()));
+    let failing = dir.path().join("failing.json");
+    bin()
+        .args(["run", "-q", "--cases", &fixture("wrong-expectation.sock")])
+        .arg("--json")
+        .arg(&failing)
+        .output()
+        .unwrap();
+    let errors = schema_violations("run-report.schema.json", &failing);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+/// Grading needs root (it builds sandboxes), as the grading tests do.
+#[test]
+fn a_real_grading_json_validates_against_the_grade_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("subs/ref-daytime");
+    std::fs::create_dir_all(&sub).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/servers/ref-daytime.c");
+    let cc = Command::new("cc")
+        .args(["-std=c11", "-O1", "-o"])
+        .arg(sub.join("server"))
+        .arg(source)
+        .status()
+        .expect("cc runs (ci/install-deps.sh installs it)");
+    assert!(cc.success());
+    let (class, out_dir) = (dir.path().join("class.json"), dir.path().join("out"));
+    let out = bin()
+        .args(["grade", "--suite", "daytime", "--quiet", "--json"])
+        .arg(&class)
+        .arg("--out")
+        .arg(&out_dir)
+        .arg(&sub)
+        .output()
+        .unwrap();
+    assert!(class.exists(), "{}", text(&out));
+    let errors = schema_violations("grade-class.schema.json", &class);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let mut submissions = 0;
+    for entry in std::fs::read_dir(&out_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".json") && name != "class.json" {
+            submissions += 1;
+            let errors = schema_violations("grade-submission.schema.json", &path);
+            assert!(errors.is_empty(), "{name}: {}", errors.join("\n"));
+        } else if name == "class.json" {
+            let errors = schema_violations("grade-class.schema.json", &path);
+            assert!(errors.is_empty(), "{name}: {}", errors.join("\n"));
+        }
+    }
+    assert_eq!(
+        submissions,
+        1,
+        "one submission JSON in {}",
+        out_dir.display()
+    );
+}
