@@ -70,8 +70,9 @@ pub fn render_summary(report: &RunReport, color: bool, shown: Shown) -> String {
         }
     }
     let env = &report.environment;
-    if let Some(reason) = &env.isolation_reason {
-        let _ = writeln!(out, "\nisolation {}: {reason}", env.isolation);
+    if env.isolation_reason.is_some() {
+        let why = crate::model::isolation_why(env);
+        let _ = writeln!(out, "\nisolation {}{why}", env.isolation);
     }
     let flaky = report.cases.iter().filter(|c| is_flaky(c)).count();
     if flaky > 0 {
@@ -263,7 +264,7 @@ mod tests {
         );
         assert!(!text.contains("TCP keeps message boundaries"), "{text}");
         assert!(
-            text.contains("isolation shared: no CAP_SYS_ADMIN"),
+            text.contains("isolation shared (no CAP_SYS_ADMIN"),
             "{text}"
         );
         assert!(!text.contains('\x1b'), "no escape codes without colour");

@@ -471,8 +471,10 @@ pub struct RunPlan {
 /// Runs the trials and returns the exit code.
 pub fn execute(plan: RunPlan) -> Result<u8, String> {
     runner::sweep_stale_dirs();
-    let (isolation, reason) = choose_isolation(&plan)?;
+    let choice = choose_isolation(&plan)?;
+    let (isolation, reason) = (choice.mode, choice.reason);
     let mut env = environment::collect(isolation, reason.clone(), plan.time_scale);
+    env.isolation_checks = choice.checks;
     if let Some(label) = &plan.label {
         env.label = label.clone();
     }
@@ -539,16 +541,26 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
     Ok(exit_code(&report))
 }
 
-/// The isolation mode the run uses, and why it is not full isolation when it is not.
-fn choose_isolation(plan: &RunPlan) -> Result<(Isolation, Option<String>), String> {
+/// The isolation level the run uses, why it is not full isolation when it is not, and what
+/// the probe verified.
+fn choose_isolation(plan: &RunPlan) -> Result<sandbox::Choice, String> {
     match plan.isolation {
-        Some(mode) if mode == Isolation::Shared || sandbox::probe(&plan.exe, mode) => {
-            Ok((mode, None))
-        }
-        Some(mode) => Err(format!(
-            "isolation `{}` is not available on this machine",
-            mode.as_str()
-        )),
+        Some(Isolation::Shared) => Ok(sandbox::Choice {
+            mode: Isolation::Shared,
+            reason: None,
+            checks: String::new(),
+        }),
+        Some(mode) => match sandbox::probe(&plan.exe, mode) {
+            Ok(checks) => Ok(sandbox::Choice {
+                mode,
+                reason: None,
+                checks,
+            }),
+            Err(why) => Err(format!(
+                "isolation `{}` is not available on this machine: {why}",
+                mode.as_str()
+            )),
+        },
         None => Ok(sandbox::choose(&plan.exe)),
     }
 }
