@@ -421,6 +421,74 @@ mod tests {
     }
 
     #[test]
+    fn the_docs_describe_every_requirement() {
+        let docs = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/grading.md"),
+        )
+        .expect("docs/grading.md");
+        for r in REQUIREMENTS {
+            assert!(
+                docs.contains(&format!("| `{}` |", r.id)),
+                "docs/grading.md has no row for requirement `{}`",
+                r.id
+            );
+        }
+    }
+
+    #[test]
+    fn points_group_by_requirement_and_advisory_cases_count_apart() {
+        let mut a = case("echo-tcp/one-line", GradeOutcome::Pass, 2.0);
+        a.requirement = "basic".into();
+        let mut b = case("echo-tcp/half-close", GradeOutcome::Fail, 3.0);
+        b.requirement = "half-close".into();
+        let mut c = case(
+            "select-server/slow-reader-does-not-starve",
+            GradeOutcome::Fail,
+            0.0,
+        );
+        c.requirement = "no-starvation".into();
+        c.advisory = true;
+        let mut s = SubmissionResult {
+            format_version: crate::FORMAT_VERSION,
+            submission: "a".into(),
+            path: "a".into(),
+            suite: "s".into(),
+            reference: true,
+            score: 0.0,
+            max_score: 0.0,
+            root_cause: None,
+            build: None,
+            cases: vec![a, b, c],
+            duration_ms: 0,
+        };
+        s.total();
+        let by = s.by_requirement();
+        assert_eq!(by.len(), 3);
+        assert_eq!((by[1].requirement.as_str(), by[1].lost), ("half-close", 1));
+        assert_eq!((by[2].lost, by[2].advisory_failed), (0, 1));
+        let class = ClassReport {
+            format_version: 1,
+            suite: "s".into(),
+            cases: Vec::new(),
+            submissions: vec![s],
+            started_at: String::new(),
+            duration_ms: 0,
+            partition: None,
+            tool_version: String::new(),
+            kernel_release: String::new(),
+            transports: vec!["tcp".into()],
+            advisory_scored: false,
+        };
+        // The advisory failure is not a lost point of the reference; the half-close is.
+        let lost: Vec<&str> = class
+            .reference_losses()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(lost, vec!["echo-tcp/half-close"]);
+    }
+
+    #[test]
     fn score_is_the_sum_of_passed_points_only() {
         let mut s = SubmissionResult {
             format_version: crate::FORMAT_VERSION,

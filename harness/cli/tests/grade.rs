@@ -14,190 +14,261 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// (suite, fixture, the cases it must fail). Every other case of the suite must pass.
-fn contract() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
-    vec![
-        ("echo-tcp", "ref-echo-tcp-iterative", vec![]),
-        ("echo-tcp", "ref-echo-tcp-fork", vec![]),
-        ("echo-tcp", "ref-echo-tcp-select", vec![]),
-        (
+/// What one fixture must score in one run: the requirements whose scored cases it loses
+/// (every other scored case must pass) and the advisory cases it fails (unscored).
+struct Expect {
+    /// The suite as given to `--suite` (`daytime-tcp` is daytime's TCP cases only).
+    suite: &'static str,
+    fixture: &'static str,
+    lost: &'static [&'static str],
+    advisory: &'static [&'static str],
+}
+
+const fn e(
+    suite: &'static str,
+    fixture: &'static str,
+    lost: &'static [&'static str],
+    advisory: &'static [&'static str],
+) -> Expect {
+    Expect {
+        suite,
+        fixture,
+        lost,
+        advisory,
+    }
+}
+
+/// Every requirement: what a server that never listens (or listens on a byte-swapped
+/// port) loses.
+const ALL: &[&str] = &["*"];
+
+/// The contract (also `fixtures/servers/README.md`): every correct server, in every
+/// language, full marks on every suite and transport that applies to it; every one-bug
+/// server loses exactly its requirement.
+fn contract() -> Vec<Expect> {
+    let mut v = Vec::new();
+    for r in [
+        "ref-echo-tcp-iterative",
+        "ref-echo-tcp-fork",
+        "ref-echo-tcp-select",
+        "ref-echo-tcp-select-writeall",
+        "ref-echo-tcp-thread",
+        "ref-echo-tcp-python",
+        "ref-echo-tcp-perl",
+        "ref-echo-tcp-node",
+        "ref-echo-tcp-java",
+    ] {
+        v.push(e("echo-tcp", r, &[], &[]));
+    }
+    for r in [
+        "ref-echo-tcp-fork",
+        "ref-echo-tcp-select",
+        "ref-echo-tcp-select-writeall",
+        "ref-echo-tcp-thread",
+        "ref-echo-tcp-python",
+        "ref-echo-tcp-perl",
+        "ref-echo-tcp-node",
+        "ref-echo-tcp-java",
+    ] {
+        v.push(e("concurrent", r, &[], &[]));
+    }
+    v.extend([
+        e(
             "echo-tcp",
             "bug-echo-one-recv",
-            vec![
-                "echo-tcp/split-request",
-                "echo-tcp/coalesced-requests",
-                "echo-tcp/many-exchanges",
-                "echo-tcp/binary-1mib",
-                "echo-tcp/half-close",
+            &[
+                "split-request",
+                "coalesced-requests",
+                "persistent-connection",
+                "large-transfer",
+                "half-close",
+                "slow-reader-integrity",
             ],
+            &[],
         ),
-        (
-            "echo-tcp",
-            "bug-echo-no-halfclose",
-            vec!["echo-tcp/half-close"],
-        ),
-        (
+        e("echo-tcp", "bug-echo-no-halfclose", &["half-close"], &[]),
+        e("echo-tcp", "bug-echo-tail-loss", &["half-close"], &[]),
+        // Ignoring short writes loses data exactly when the client reads slowly.
+        e(
             "echo-tcp",
             "bug-echo-short-write",
-            vec!["echo-tcp/binary-1mib"],
+            &["large-transfer", "slow-reader-integrity"],
+            &[],
         ),
-        (
-            "echo-tcp",
-            "bug-echo-sigpipe",
-            vec!["echo-tcp/client-reset-survives"],
-        ),
-        (
+        e("echo-tcp", "bug-echo-sigpipe", &["client-reset"], &[]),
+        e(
             "echo-tcp",
             "bug-echo-strlen",
-            vec!["echo-tcp/all-byte-values", "echo-tcp/binary-1mib"],
+            &["binary-safe", "large-transfer", "slow-reader-integrity"],
+            &[],
         ),
-        (
+        e(
             "echo-tcp",
             "bug-exit-after-one",
-            vec![
-                "lifecycle/serves-sequential-clients",
-                "echo-tcp/client-reset-survives",
-            ],
+            &["sequential-clients", "client-reset"],
+            &[],
         ),
-        (
+        e("echo-tcp", "bug-no-htons", ALL, &[]),
+        e(
             "echo-tcp",
-            "bug-no-htons",
-            vec![
-                "lifecycle/listens",
-                "lifecycle/serves-sequential-clients",
-                "echo-tcp/one-line",
-                "echo-tcp/split-request",
-                "echo-tcp/coalesced-requests",
-                "echo-tcp/many-exchanges",
-                "echo-tcp/all-byte-values",
-                "echo-tcp/binary-1mib",
-                "echo-tcp/half-close",
-                "echo-tcp/eof-closes",
-                "echo-tcp/client-reset-survives",
-            ],
+            "bug-select-drops-on-eagain",
+            &["slow-reader-integrity"],
+            &[],
         ),
-        ("concurrent", "ref-echo-tcp-fork", vec![]),
-        ("concurrent", "ref-echo-tcp-select", vec![]),
-        (
+        e("echo-tcp", "ref-echo-tcp-fixed-port", &["given-port"], &[]),
+        e(
             "concurrent",
             "ref-echo-tcp-iterative",
-            vec![
-                "concurrent/second-client-while-first-idle",
-                "concurrent/fifty-clients",
-            ],
+            &["concurrency", "client-leaves"],
+            &["concurrent/fifty-clients"],
         ),
-        (
-            "concurrent",
-            "bug-fork-zombies",
-            vec!["concurrent/no-zombies"],
-        ),
-        (
+        e("concurrent", "bug-fork-zombies", &["no-zombies"], &[]),
+        e(
             "concurrent",
             "bug-fork-fd-leak",
-            vec!["concurrent/no-fd-leak", "concurrent/eof-after-half-close"],
+            &["no-fd-leak", "half-close"],
+            &[],
         ),
-        (
+        e(
             "concurrent",
             "bug-fork-listener-in-child",
-            vec!["concurrent/listener-closed-in-child"],
+            &["listener-not-in-children"],
+            &[],
         ),
-        (
+        e(
             "concurrent",
             "bug-echo-iterative-for-concurrent",
-            vec![
-                "concurrent/second-client-while-first-idle",
-                "concurrent/fifty-clients",
-            ],
+            &["concurrency", "client-leaves"],
+            &["concurrent/fifty-clients"],
         ),
-        ("select-server", "ref-echo-tcp-select", vec![]),
-        (
+        e(
+            "concurrent",
+            "bug-fork-sigchld-blocks",
+            &["client-leaves"],
+            &[],
+        ),
+        e(
+            "concurrent",
+            "bug-select-drops-on-eagain",
+            &["slow-reader-integrity"],
+            &[],
+        ),
+        e("select-server", "ref-echo-tcp-select", &[], &[]),
+        e("select-server", "ref-echo-tcp-node", &[], &[]),
+        e(
+            "select-server",
+            "ref-echo-tcp-select-writeall",
+            &[],
+            &["select-server/slow-reader-does-not-starve"],
+        ),
+        e(
             "select-server",
             "ref-echo-tcp-fork",
-            vec!["select-server/single-process"],
+            &["single-process"],
+            &[],
         ),
-        (
+        e(
             "select-server",
             "bug-select-blocks",
-            vec![
-                "select-server/second-client-while-first-idle",
-                "select-server/interleaved-clients",
+            &["concurrency", "client-leaves"],
+            &[
                 "select-server/slow-reader-does-not-starve",
                 "select-server/fifty-clients",
             ],
         ),
-        (
+        e(
             "select-server",
-            "bug-select-blocking-send",
-            vec!["select-server/slow-reader-does-not-starve"],
+            "bug-select-drops-on-eagain",
+            &["slow-reader-integrity"],
+            &[],
         ),
-        ("echo-udp", "ref-echo-udp", vec![]),
-        (
+        e("echo-udp", "ref-echo-udp", &[], &[]),
+        e(
             "echo-udp",
             "bug-udp-wrong-addr",
-            vec![
-                "echo-udp/reply-to-sender",
-                "lifecycle/serves-sequential-clients",
-            ],
+            &["reply-to-sender", "sequential-clients", "many-udp-clients"],
+            &[],
         ),
-        (
-            "echo-udp",
-            "bug-udp-truncate",
-            vec!["echo-udp/large-datagram-whole"],
-        ),
-        ("daytime", "ref-daytime", vec![]),
-        (
+        e("echo-udp", "bug-udp-truncate", &["whole-datagrams"], &[]),
+        e("daytime", "ref-daytime", &[], &[]),
+        // Never closing is also a descriptor per client, never released.
+        e(
             "daytime",
             "bug-daytime-no-close",
-            vec!["daytime/tcp-line-then-close", "daytime/tcp-ignores-input"],
+            &["basic", "format", "no-fd-leak"],
+            &[],
         ),
-        (
+        // A UDP socket that is never read: the UDP cases are lost.
+        e(
             "daytime",
             "bug-daytime-tcp-only",
-            vec!["daytime/udp-reply", "daytime/udp-reply-to-sender"],
+            &["basic", "reply-to-sender"],
+            &[],
         ),
-        ("time", "ref-time", vec![]),
-        (
-            "time",
-            "bug-time-wrong-length",
-            vec![
-                "time/tcp-exactly-four-bytes-then-close",
-                "time/udp-four-bytes",
-            ],
+        // Graded on TCP only, the same server is correct.
+        e("daytime-tcp", "bug-daytime-tcp-only", &[], &[]),
+        e("daytime-tcp", "ref-daytime", &[], &[]),
+        e("time", "ref-time", &[], &[]),
+        e("time", "bug-time-wrong-length", &["format"], &[]),
+        e("time", "bug-time-unix-epoch", &["basic"], &[]),
+        e("time-udp", "ref-time-udp-only", &[], &[]),
+        e("time-udp", "ref-time", &[], &[]),
+        e("discard", "ref-discard", &[], &[]),
+        // No UDP socket at all: the gate lifecycle/binds-udp fails and the UDP case is not
+        // run (its requirement, basic, is lost); never a pass without the socket.
+        e(
+            "discard",
+            "ref-discard-tcp-only",
+            &["listens", "basic"],
+            &[],
         ),
-        (
-            "time",
-            "bug-time-unix-epoch",
-            vec!["time/tcp-seconds-since-1900", "time/udp-seconds-since-1900"],
-        ),
-        ("discard", "ref-discard", vec![]),
-        (
+        e("discard-tcp", "ref-discard-tcp-only", &[], &[]),
+        e("discard-tcp", "ref-discard", &[], &[]),
+        e(
             "discard",
             "bug-discard-closes-at-once",
-            vec![
-                "discard/tcp-swallows-16mib",
-                "discard/tcp-sends-nothing",
-                "lifecycle/serves-sequential-clients",
-            ],
+            &["large-transfer", "basic", "sequential-clients"],
+            &[],
         ),
-        ("chargen", "ref-chargen", vec![]),
-        (
+        e("chargen", "ref-chargen", &[], &[]),
+        e(
             "chargen",
             "bug-chargen-udp-oversize",
-            vec!["chargen/udp-reply-per-datagram"],
+            &["whole-datagrams"],
+            &[],
         ),
-        (
-            "chargen",
-            "bug-chargen-no-rotate",
-            vec!["chargen/tcp-pattern"],
-        ),
-        ("multiport", "ref-multiport", vec![]),
-        (
+        e("chargen", "bug-chargen-no-rotate", &["format"], &[]),
+        e("multiport", "ref-multiport", &[], &[]),
+        e(
             "multiport",
             "bug-multiport-blocking-echo",
-            vec!["multiport/interleaved-services"],
+            &["multiple-services"],
+            &[],
         ),
-    ]
+    ]);
+    v
 }
+
+/// Fixtures in other languages: (fixture, the runtime its `#!` line names). A missing
+/// runtime skips the fixture with the reason.
+const RUNTIMES: &[(&str, &str)] = &[
+    ("ref-echo-tcp-python", "/usr/bin/python3"),
+    ("ref-echo-tcp-perl", "/usr/bin/perl"),
+    ("ref-echo-tcp-node", "/usr/bin/node"),
+    ("ref-echo-tcp-java", "/usr/bin/java"),
+];
+
+/// Runtimes that need more address space than the sandbox's RLIMIT_AS (512 MiB) allows:
+/// the JVM reserves its heap and V8 its code range at start-up, and each Python thread
+/// reserves an 8 MiB stack. Until the sandbox limits resident memory instead (issue 11
+/// item 5, `grade-safety`), a fixture of these whose every lost case says it could not
+/// reserve memory is reported as PENDING, not counted as a verdict; any other outcome is
+/// held to the contract.
+const NEEDS_MEMORY_LIMITS: &[&str] = &[
+    "ref-echo-tcp-node",
+    "ref-echo-tcp-java",
+    "ref-echo-tcp-python",
+];
 
 const HOSTILE: [&str; 7] = [
     "hostile-fork-bomb",
@@ -240,8 +311,9 @@ fn start_grade(
     subs: &Path,
     names: &[&str],
     out: &Path,
+    extra: &[&str],
 ) -> (std::process::Child, PathBuf) {
-    let json = out.join(format!("{suite}.json"));
+    let json = out.join(format!("{suite}{}.json", extra.join("")));
     let child = Command::new(env!("CARGO_BIN_EXE_sockspec"))
         .arg("grade")
         .arg("--suite")
@@ -251,6 +323,7 @@ fn start_grade(
         .arg("4")
         .arg("--json")
         .arg(&json)
+        .args(extra)
         .args(names.iter().map(|n| subs.join(n)))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -313,6 +386,42 @@ fn failed(s: &SubmissionResult) -> BTreeSet<String> {
         .collect()
 }
 
+/// The requirements of the scored cases a submission did not pass.
+fn lost_requirements(s: &SubmissionResult) -> BTreeSet<String> {
+    s.cases
+        .iter()
+        .filter(|c| c.outcome != GradeOutcome::Pass && c.max_points > 0.0)
+        .map(|c| c.requirement.clone())
+        .collect()
+}
+
+/// The advisory cases a submission failed.
+fn advisory_failed(s: &SubmissionResult) -> BTreeSet<String> {
+    s.cases
+        .iter()
+        .filter(|c| c.outcome != GradeOutcome::Pass && c.advisory)
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+/// Every case a runtime lost was lost to the address-space limit (see
+/// [`NEEDS_MEMORY_LIMITS`]): it could not reserve memory, or failed a case it needs that
+/// way.
+fn refused_by_address_space(s: &SubmissionResult) -> bool {
+    let lost: Vec<String> = s
+        .cases
+        .iter()
+        .filter(|c| c.outcome != GradeOutcome::Pass)
+        .map(|c| c.message.clone().unwrap_or_default())
+        .collect();
+    !lost.is_empty()
+        && lost.iter().all(|m| {
+            ["reserve", "OOM", "heap", "can't start new thread"]
+                .iter()
+                .any(|w| m.contains(w))
+        })
+}
+
 fn stderr_of(s: &SubmissionResult) -> String {
     s.cases
         .iter()
@@ -331,16 +440,41 @@ fn every_fixture_gets_exactly_its_verdict() {
     let tmp = tempfile::tempdir().unwrap();
     let subs = submissions(tmp.path());
     let started = Instant::now();
+    let missing: BTreeMap<&str, &str> = RUNTIMES
+        .iter()
+        .filter(|(_, runtime)| !Path::new(runtime).exists())
+        .map(|(f, r)| (*f, *r))
+        .collect();
+    for (fixture, runtime) in &missing {
+        eprintln!("skipped: {fixture}: its runtime {runtime} is not installed (ci/install-deps.sh installs it)");
+    }
+    let contract: Vec<Expect> = contract()
+        .into_iter()
+        .filter(|x| !missing.contains_key(x.fixture))
+        .collect();
     let mut by_suite: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (suite, fixture, _) in contract() {
-        by_suite.entry(suite).or_default().push(fixture);
+    for x in &contract {
+        by_suite.entry(x.suite).or_default().push(x.fixture);
     }
     by_suite.entry("echo-tcp").or_default().extend(HOSTILE);
     let mut results: BTreeMap<(String, String), SubmissionResult> = BTreeMap::new();
     let running: Vec<_> = by_suite
         .iter()
-        .map(|(suite, names)| (suite, start_grade(suite, &subs, names, tmp.path())))
+        .map(|(suite, names)| (suite, start_grade(suite, &subs, names, tmp.path(), &[])))
         .collect();
+    // A reference that loses a point: the run says so and exits with its own code.
+    let bad_reference = start_grade(
+        "time-udp",
+        &subs,
+        &["ref-time-udp-only"],
+        tmp.path(),
+        &[
+            "--reference",
+            subs.join("bug-time-wrong-length").to_str().unwrap(),
+            "--html",
+            tmp.path().join("bad-reference.html").to_str().unwrap(),
+        ],
+    );
     let mut problems = Vec::new();
     for (suite, (child, json)) in running {
         match finish_grade(suite, child, &json) {
@@ -352,6 +486,19 @@ fn every_fixture_gets_exactly_its_verdict() {
             Err(e) => problems.push(e),
         }
     }
+    let (child, _) = bad_reference;
+    let out = child.wait_with_output().expect("sockspec grade ends");
+    if out.status.code() != Some(4) {
+        problems.push(format!(
+            "a reference that loses points must exit 4, got {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let page = std::fs::read_to_string(tmp.path().join("bad-reference.html")).unwrap_or_default();
+    if !page.contains("class=warning") || !page.contains("reference solution") {
+        problems.push("the class page does not warn that the reference lost points".into());
+    }
     let elapsed = started.elapsed();
     eprintln!("all fixtures graded in {:.1}s", elapsed.as_secs_f64());
     assert!(
@@ -361,41 +508,69 @@ fn every_fixture_gets_exactly_its_verdict() {
         problems.join("\n")
     );
 
-    for (suite, fixture, must_fail) in contract() {
-        let r = &results[&(suite.to_string(), fixture.to_string())];
-        let want: BTreeSet<String> = must_fail.iter().map(|s| s.to_string()).collect();
-        let got = failed(r);
-        if got != want {
+    let mut pending = Vec::new();
+    for x in &contract {
+        let r = &results[&(x.suite.to_string(), x.fixture.to_string())];
+        if NEEDS_MEMORY_LIMITS.contains(&x.fixture) && refused_by_address_space(r) {
+            pending.push(format!(
+                "{}/{}: {}",
+                x.suite,
+                x.fixture,
+                r.root_cause.clone().unwrap_or_default()
+            ));
+            continue;
+        }
+        let got = lost_requirements(r);
+        let want: BTreeSet<String> = if x.lost == ALL {
+            r.cases
+                .iter()
+                .filter(|c| c.max_points > 0.0)
+                .map(|c| c.requirement.clone())
+                .collect()
+        } else {
+            x.lost.iter().map(|s| s.to_string()).collect()
+        };
+        let advisory = advisory_failed(r);
+        let want_advisory: BTreeSet<String> = x.advisory.iter().map(|s| s.to_string()).collect();
+        if got != want || advisory != want_advisory {
             let detail: Vec<String> = r
                 .cases
                 .iter()
-                .filter(|c| want.contains(&c.name) != (c.outcome != GradeOutcome::Pass))
+                .filter(|c| c.outcome != GradeOutcome::Pass)
                 .map(|c| {
                     format!(
-                        "    {} {}: {}",
+                        "    {} [{}{}] {}: {}",
                         c.name,
+                        c.requirement,
+                        if c.advisory { ", advisory" } else { "" },
                         c.outcome.as_str(),
                         c.message.clone().unwrap_or_default()
                     )
                 })
                 .collect();
             problems.push(format!(
-                "{suite}/{fixture}: expected to lose {want:?}, lost {got:?}\n{}",
+                "{}/{}: expected to lose {want:?} (advisory {want_advisory:?}), lost {got:?} (advisory {advisory:?})\n{}",
+                x.suite,
+                x.fixture,
                 detail.join("\n")
             ));
         }
+        // The score is the sum of the passed scored cases: nothing else takes points.
         let lost: f64 = r
             .cases
             .iter()
-            .filter(|c| want.contains(&c.name))
+            .filter(|c| c.outcome != GradeOutcome::Pass)
             .map(|c| c.max_points)
             .sum();
-        if (r.max_score - r.score - lost).abs() > 1e-9 && got == want {
+        if (r.max_score - r.score - lost).abs() > 1e-9 {
             problems.push(format!(
-                "{suite}/{fixture}: score {} of {}",
-                r.score, r.max_score
+                "{}/{}: score {} of {}",
+                x.suite, x.fixture, r.score, r.max_score
             ));
         }
+    }
+    for p in &pending {
+        eprintln!("PENDING (needs the sandbox's resident-memory limits, issue 11 item 5): {p}");
     }
     // The gate's hint and root cause for the byte-swapped port.
     let htons = &results[&("echo-tcp".into(), "bug-no-htons".into())];
@@ -416,7 +591,7 @@ fn every_fixture_gets_exactly_its_verdict() {
         let r = hostile(name);
         for c in &r.cases {
             let msg = c.message.clone().unwrap_or_default();
-            let ok = if c.name == "lifecycle/listens" {
+            let ok = if c.name == "lifecycle/listens" || c.name == "lifecycle/uses-given-port" {
                 c.outcome == GradeOutcome::Pass
             } else {
                 c.outcome == GradeOutcome::Fail && reasons.iter().any(|r| msg.contains(r))
@@ -527,8 +702,9 @@ fn every_fixture_gets_exactly_its_verdict() {
         problems.join("\n")
     );
     eprintln!(
-        "verdicts: all {} fixtures as promised",
-        contract().len() + HOSTILE.len()
+        "verdicts: all {} fixture gradings as promised ({} pending)",
+        contract.len() + HOSTILE.len() - pending.len(),
+        pending.len()
     );
 }
 
