@@ -548,13 +548,24 @@ fn to_run_report(class: &ClassReport) -> sockspec_reports::RunReport {
                 flavour: None,
                 tags: Vec::new(),
                 claims: Vec::new(),
+                // An advisory case that is not scored cannot fail the submission: JUnit
+                // shows it skipped, with its verdict in the message.
                 outcome: match c.outcome {
                     GradeOutcome::Pass => Outcome::Pass,
+                    _ if c.advisory && c.max_points == 0.0 => Outcome::Skip,
                     GradeOutcome::Fail => Outcome::Fail,
                     GradeOutcome::Error => Outcome::Error,
                     GradeOutcome::Gated => Outcome::Skip,
                 },
-                message: c.message.clone(),
+                message: if c.advisory && c.max_points == 0.0 && c.outcome != GradeOutcome::Pass {
+                    Some(format!(
+                        "advisory, not scored: {} {}",
+                        c.outcome.as_str(),
+                        c.message.as_deref().unwrap_or("")
+                    ))
+                } else {
+                    c.message.clone()
+                },
                 failure: c.failure.clone(),
                 transcript: c.transcript.clone(),
                 duration_us: c.duration_ms * 1000,
