@@ -893,6 +893,7 @@ fn run_case(
                 };
             let spec = CaseSpec {
                 file: file.clone(),
+                source: None,
                 flavour: None,
                 time_scale: opts.time_scale,
                 deadline_ms: deadline.as_millis() as u64,
