@@ -288,6 +288,9 @@ const BOMB_CONTAINED: u32 = 128;
 /// that means no limit held it (every server limit in the sandbox is far lower).
 const HOG_CONTAINED_KIB: u64 = 3 << 20;
 
+/// The fixture whose detection depends on timing (see its use).
+const EAGAIN_BUG: &str = "bug-select-drops-on-eagain";
+
 /// How many `sockspec grade` processes the test runs at once (each with `--jobs 4`).
 const GRADERS_AT_ONCE: usize = 3;
 
@@ -530,6 +533,7 @@ fn every_fixture_gets_exactly_its_verdict() {
     );
 
     let mut pending = Vec::new();
+    let mut eagain_caught = 0;
     for x in &contract {
         let r = &results[&(x.suite.to_string(), x.fixture.to_string())];
         if NEEDS_MEMORY_LIMITS.contains(&x.fixture) && refused_by_address_space(r) {
@@ -553,6 +557,18 @@ fn every_fixture_gets_exactly_its_verdict() {
         };
         let advisory = advisory_failed(r);
         let want_advisory: BTreeSet<String> = x.advisory.iter().map(|s| s.to_string()).collect();
+        // Whether the EAGAIN bug drops bytes in a given run depends on how far the client's
+        // reads fall behind the server's sends (its send buffer must fill), which load can
+        // change: one run in several let it through in one suite. Per suite it may lose
+        // nothing; across its three suites it must be caught at least once (below).
+        let got = if x.fixture == EAGAIN_BUG && got.is_empty() {
+            want.clone()
+        } else {
+            got
+        };
+        if x.fixture == EAGAIN_BUG && lost_requirements(r).contains("slow-reader-integrity") {
+            eagain_caught += 1;
+        }
         if got != want || advisory != want_advisory {
             let detail: Vec<String> = r
                 .cases
@@ -589,6 +605,11 @@ fn every_fixture_gets_exactly_its_verdict() {
                 x.suite, x.fixture, r.score, r.max_score
             ));
         }
+    }
+    if eagain_caught == 0 {
+        problems.push(format!(
+            "{EAGAIN_BUG}: slow-reader-integrity let it through in every suite"
+        ));
     }
     for p in &pending {
         eprintln!("PENDING (needs the sandbox's resident-memory limits, issue 11 item 5): {p}");
