@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, from Debian's packages:
 # a C compiler for the grading fixtures, xmllint to validate JUnit against its schema,
-# Chromium to check the HTML report in a real browser, iproute2 for namespace checks, perl
-# for `prove` (TAP::Harness) to read the TAP output.
+# Chromium to check the HTML report in a real browser, iproute2 for namespace checks, and
+# the runtimes of the grading fixtures written in other languages (Python 3, Perl, Node.js,
+# Java 17; perl also brings `prove`, which reads the TAP output; the grading test skips a fixture whose runtime is missing, saying so).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -14,7 +15,12 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
-command -v prove >/dev/null 2>&1 || need+=(perl)
+# The fixtures' #! lines name /usr/bin/...: the grading sandbox mounts /usr, not $HOME.
+[ -x /usr/bin/python3 ] || need+=(python3)
+[ -x /usr/bin/perl ] || need+=(perl)
+[ -x /usr/bin/node ] || need+=(nodejs)
+[ -x /usr/bin/java ] || need+=(openjdk-17-jdk-headless)
+command -v /usr/bin/time >/dev/null 2>&1 || need+=(time)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

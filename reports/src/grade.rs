@@ -81,9 +81,17 @@ pub struct GradedCase {
     /// `suite/case`, e.g. `echo-tcp/split-request` or `lifecycle/listens`.
     pub name: String,
     pub title: String,
+    /// The requirement the case checks: an id of [`REQUIREMENTS`].
+    #[serde(default)]
+    pub requirement: String,
     pub points: f64,
+    /// What the case is worth; 0 for an advisory case that is not scored in this run.
     pub max_points: f64,
     pub outcome: GradeOutcome,
+    /// A property beyond the assignment: run and shown, scored only when the suite or the
+    /// teacher turns advisory cases on (then `max_points` is its points).
+    #[serde(default)]
+    pub advisory: bool,
     /// Hidden from students until the instructor publishes them.
     #[serde(default)]
     pub hidden: bool,
@@ -139,6 +147,35 @@ impl SubmissionResult {
         self.max_score = self.cases.iter().map(|c| c.max_points).sum();
     }
 
+    /// Points and maximum per requirement, in the order requirements first appear.
+    pub fn by_requirement(&self) -> Vec<RequirementScore> {
+        let mut out: Vec<RequirementScore> = Vec::new();
+        for c in &self.cases {
+            let i = match out.iter().position(|r| r.requirement == c.requirement) {
+                Some(i) => i,
+                None => {
+                    out.push(RequirementScore {
+                        requirement: c.requirement.clone(),
+                        ..RequirementScore::default()
+                    });
+                    out.len() - 1
+                }
+            };
+            let r = &mut out[i];
+            r.points += c.points;
+            r.max_points += c.max_points;
+            r.cases += 1;
+            if c.outcome != GradeOutcome::Pass {
+                if c.max_points > 0.0 {
+                    r.lost += 1;
+                } else {
+                    r.advisory_failed += 1;
+                }
+            }
+        }
+        out
+    }
+
     /// Case names with the given outcome, in suite order.
     pub fn names_with(&self, outcome: GradeOutcome) -> Vec<&str> {
         self.cases
@@ -149,13 +186,153 @@ impl SubmissionResult {
     }
 }
 
+/// One requirement's share of a submission's score.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RequirementScore {
+    pub requirement: String,
+    pub points: f64,
+    pub max_points: f64,
+    pub cases: usize,
+    /// Scored cases not passed.
+    pub lost: usize,
+    /// Advisory (unscored) cases not passed.
+    pub advisory_failed: usize,
+}
+
+/// One requirement of the shared vocabulary: every grading case names the one it checks,
+/// reports group points by it, and `docs/grading.md` says what a correct server must do and
+/// which designs are accepted for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirement {
+    pub id: &'static str,
+    pub title: &'static str,
+}
+
+/// The vocabulary, in the order reports list requirements. `docs/grading.md` describes
+/// each (a test keeps the two in step).
+pub const REQUIREMENTS: &[Requirement] = &[
+    Requirement {
+        id: "listens",
+        title: "opens its sockets on the given port and stays up",
+    },
+    Requirement {
+        id: "given-port",
+        title: "uses the port it was given",
+    },
+    Requirement {
+        id: "sequential-clients",
+        title: "serves clients one after another",
+    },
+    Requirement {
+        id: "basic",
+        title: "the service's basic exchange",
+    },
+    Requirement {
+        id: "format",
+        title: "the reply has the service's exact format",
+    },
+    Requirement {
+        id: "split-request",
+        title: "a request split over several segments",
+    },
+    Requirement {
+        id: "coalesced-requests",
+        title: "several requests in one segment",
+    },
+    Requirement {
+        id: "persistent-connection",
+        title: "many exchanges on one connection",
+    },
+    Requirement {
+        id: "binary-safe",
+        title: "every byte value, NUL included",
+    },
+    Requirement {
+        id: "large-transfer",
+        title: "a transfer far larger than the socket buffers",
+    },
+    Requirement {
+        id: "half-close",
+        title: "the client's EOF: everything owed, then close",
+    },
+    Requirement {
+        id: "slow-reader-integrity",
+        title: "no byte lost when a client reads slowly",
+    },
+    Requirement {
+        id: "concurrency",
+        title: "a second client is served while the first is idle",
+    },
+    Requirement {
+        id: "many-clients",
+        title: "fifty clients connected at once",
+    },
+    Requirement {
+        id: "client-leaves",
+        title: "a client leaves while another stays",
+    },
+    Requirement {
+        id: "client-reset",
+        title: "survives a client that resets",
+    },
+    Requirement {
+        id: "no-zombies",
+        title: "reaps its children",
+    },
+    Requirement {
+        id: "no-fd-leak",
+        title: "closes every descriptor it is done with",
+    },
+    Requirement {
+        id: "listener-not-in-children",
+        title: "children do not hold the listener",
+    },
+    Requirement {
+        id: "single-process",
+        title: "one process, one thread (select/poll)",
+    },
+    Requirement {
+        id: "no-starvation",
+        title: "one blocked client never stalls the others",
+    },
+    Requirement {
+        id: "whole-datagrams",
+        title: "one datagram in, one whole datagram out",
+    },
+    Requirement {
+        id: "reply-to-sender",
+        title: "each reply goes to the datagram's sender",
+    },
+    Requirement {
+        id: "many-udp-clients",
+        title: "fifty distinct UDP client sockets",
+    },
+    Requirement {
+        id: "multiple-services",
+        title: "every service served at once",
+    },
+    Requirement {
+        id: "ipv6",
+        title: "serves clients over IPv6 ([::1])",
+    },
+];
+
+/// The requirement with this id.
+pub fn requirement(id: &str) -> Option<&'static Requirement> {
+    REQUIREMENTS.iter().find(|r| r.id == id)
+}
+
 /// A suite's case as the class report lists it (one column per case would be too wide; the
 /// class page lists cases as rows).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SuiteCase {
     pub name: String,
     pub title: String,
+    #[serde(default)]
+    pub requirement: String,
     pub max_points: f64,
+    #[serde(default)]
+    pub advisory: bool,
     #[serde(default)]
     pub hidden: bool,
 }
@@ -176,9 +353,33 @@ pub struct ClassReport {
     pub partition: Option<String>,
     pub tool_version: String,
     pub kernel_release: String,
+    /// The transports graded (`tcp`, `udp`): the suite's, or those the teacher chose.
+    #[serde(default)]
+    pub transports: Vec<String>,
+    /// Advisory cases were scored in this run (`--strict` or the suite's `score_advisory`).
+    #[serde(default)]
+    pub advisory_scored: bool,
 }
 
 impl ClassReport {
+    /// The reference solution, when the run had one.
+    pub fn reference(&self) -> Option<&SubmissionResult> {
+        self.submissions.iter().find(|s| s.reference)
+    }
+
+    /// The scored cases the reference solution did not pass: each one means the suite (or
+    /// the grader) takes points from a correct server, and the class results are suspect.
+    pub fn reference_losses(&self) -> Vec<&GradedCase> {
+        self.reference()
+            .map(|r| {
+                r.cases
+                    .iter()
+                    .filter(|c| c.outcome != GradeOutcome::Pass && c.max_points > 0.0)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The scores of the students (not the reference), for the distribution.
     pub fn student_scores(&self) -> Vec<f64> {
         self.submissions
@@ -206,6 +407,8 @@ mod tests {
         GradedCase {
             name: name.into(),
             title: String::new(),
+            requirement: "basic".into(),
+            advisory: false,
             points: points_for(outcome, max),
             max_points: max,
             outcome,
@@ -218,6 +421,74 @@ mod tests {
             server: None,
             duration_ms: 0,
         }
+    }
+
+    #[test]
+    fn the_docs_describe_every_requirement() {
+        let docs = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/grading.md"),
+        )
+        .expect("docs/grading.md");
+        for r in REQUIREMENTS {
+            assert!(
+                docs.contains(&format!("| `{}` |", r.id)),
+                "docs/grading.md has no row for requirement `{}`",
+                r.id
+            );
+        }
+    }
+
+    #[test]
+    fn points_group_by_requirement_and_advisory_cases_count_apart() {
+        let mut a = case("echo-tcp/one-line", GradeOutcome::Pass, 2.0);
+        a.requirement = "basic".into();
+        let mut b = case("echo-tcp/half-close", GradeOutcome::Fail, 3.0);
+        b.requirement = "half-close".into();
+        let mut c = case(
+            "select-server/slow-reader-does-not-starve",
+            GradeOutcome::Fail,
+            0.0,
+        );
+        c.requirement = "no-starvation".into();
+        c.advisory = true;
+        let mut s = SubmissionResult {
+            format_version: crate::FORMAT_VERSION,
+            submission: "a".into(),
+            path: "a".into(),
+            suite: "s".into(),
+            reference: true,
+            score: 0.0,
+            max_score: 0.0,
+            root_cause: None,
+            build: None,
+            cases: vec![a, b, c],
+            duration_ms: 0,
+        };
+        s.total();
+        let by = s.by_requirement();
+        assert_eq!(by.len(), 3);
+        assert_eq!((by[1].requirement.as_str(), by[1].lost), ("half-close", 1));
+        assert_eq!((by[2].lost, by[2].advisory_failed), (0, 1));
+        let class = ClassReport {
+            format_version: 1,
+            suite: "s".into(),
+            cases: Vec::new(),
+            submissions: vec![s],
+            started_at: String::new(),
+            duration_ms: 0,
+            partition: None,
+            tool_version: String::new(),
+            kernel_release: String::new(),
+            transports: vec!["tcp".into()],
+            advisory_scored: false,
+        };
+        // The advisory failure is not a lost point of the reference; the half-close is.
+        let lost: Vec<&str> = class
+            .reference_losses()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(lost, vec!["echo-tcp/half-close"]);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 
 use std::fmt::Write;
 
-use crate::grade::{ClassReport, GradeOutcome, GradedCase, ServerFacts, SubmissionResult};
+use crate::grade::{
+    requirement, ClassReport, GradeOutcome, GradedCase, ServerFacts, SubmissionResult,
+};
 use crate::html::esc;
 
 const STYLE: &str = "
@@ -20,6 +22,8 @@ summary{cursor:pointer}pre{background:#f6f6f6;padding:.5em;overflow:auto;max-hei
 .lanes td.t{color:#777;text-align:right}.bad{outline:2px solid #c33}
 .bar{display:inline-block;background:#4a7;height:14px;vertical-align:middle}
 .hidden-tag{font-size:.8em;color:#777;border:1px solid #aaa;border-radius:3px;padding:0 3px}
+.advisory-tag{font-size:.8em;color:#246;border:1px solid #68a;border-radius:3px;padding:0 3px}
+.warning{background:#f8d0d0;border:2px solid #c33;padding:.5em .8em;border-radius:4px}
 @media print{details{page-break-inside:avoid}details>*{display:block}}
 ";
 
@@ -48,6 +52,52 @@ fn pts(x: f64) -> String {
     } else {
         format!("{x:.2}")
     }
+}
+
+/// The tags after a case name: advisory (not scored), hidden.
+fn tags(advisory: bool, hidden: bool) -> String {
+    let mut t = String::new();
+    if advisory {
+        t.push_str(" <span class=advisory-tag title=\"run and shown, not scored\">advisory</span>");
+    }
+    if hidden {
+        t.push_str(" <span class=hidden-tag>hidden</span>");
+    }
+    t
+}
+
+/// A requirement id with its title, for a table cell.
+fn requirement_cell(id: &str) -> String {
+    match requirement(id) {
+        Some(r) => format!("<code>{}</code> {}", esc(r.id), esc(r.title)),
+        None => format!("<code>{}</code>", esc(id)),
+    }
+}
+
+/// Points per requirement of one submission: the view a student reads first.
+fn requirement_table(r: &SubmissionResult) -> String {
+    let mut b = String::from(
+        "<h2>By requirement</h2><table><tr><th>requirement</th><th>points</th><th>cases lost</th></tr>",
+    );
+    for q in r.by_requirement() {
+        let class = if q.lost > 0 { "fail" } else { "pass" };
+        let advisory = if q.advisory_failed > 0 {
+            format!(" (+{} advisory)", q.advisory_failed)
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            b,
+            "<tr class={class}><td>{}</td><td>{} / {}</td><td>{} of {}{advisory}</td></tr>",
+            requirement_cell(&q.requirement),
+            pts(q.points),
+            pts(q.max_points),
+            q.lost,
+            q.cases
+        );
+    }
+    b.push_str("</table>");
+    b
 }
 
 /// The transcript as one table: a column per client handle (a lane), a row per step in
@@ -162,22 +212,24 @@ pub fn submission_html(r: &SubmissionResult) -> String {
     if let Some(root) = &r.root_cause {
         let _ = write!(b, "<p class=fail><b>Root cause:</b> {}</p>", esc(root));
     }
-    b.push_str("<table><tr><th>case</th><th>points</th><th>verdict</th><th>why</th></tr>");
+    b.push_str(&requirement_table(r));
+    b.push_str("<h2>Cases</h2><table><tr><th>case</th><th>requirement</th><th>points</th><th>verdict</th><th>why</th></tr>");
     for c in &r.cases {
         let _ = write!(
             b,
-            "<tr class={}><td><a href=\"#{}\">{}</a>{}</td><td>{} / {}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class={}><td><a href=\"#{}\">{}</a>{}</td><td><code>{}</code></td><td>{} / {}</td><td>{}</td><td>{}</td></tr>",
             class_of(c.outcome),
             esc(&c.name),
             esc(&c.name),
-            if c.hidden { " <span class=hidden-tag>hidden</span>" } else { "" },
+            tags(c.advisory, c.hidden),
+            esc(&c.requirement),
             pts(c.points),
             pts(c.max_points),
             c.outcome.as_str(),
             esc(c.message.as_deref().unwrap_or(""))
         );
     }
-    b.push_str("</table><h2>Cases</h2>");
+    b.push_str("</table><h2>Details</h2>");
     for c in &r.cases {
         let open = if c.outcome == GradeOutcome::Fail {
             " open"
@@ -251,6 +303,35 @@ pub fn class_html(c: &ClassReport) -> String {
             .map(|p| format!("; shard {}", esc(p)))
             .unwrap_or_default()
     );
+    let losses = c.reference_losses();
+    if let Some(r) = c.reference().filter(|_| !losses.is_empty()) {
+        let names: Vec<String> = losses
+            .iter()
+            .map(|g| format!("<code>{}</code>", esc(&g.name)))
+            .collect();
+        let _ = write!(
+            b,
+            "<p class=warning><b>The reference solution {} lost {} point(s)</b> on {}: the suite or the grader takes points from a correct server. Check these cases before publishing any grade.</p>",
+            esc(&r.submission),
+            pts(r.max_score - r.score),
+            names.join(", ")
+        );
+    }
+    let _ = write!(
+        b,
+        "<p>transports graded: {}; advisory cases {}</p>",
+        if c.transports.is_empty() {
+            "as the suite declares".to_string()
+        } else {
+            esc(&c.transports.join(", "))
+        },
+        if c.advisory_scored {
+            "scored (strict)"
+        } else {
+            "run and shown, not scored"
+        }
+    );
+    b.push_str(&class_requirements(c));
     b.push_str("<h2>Score distribution</h2><table>");
     let max = c.cases.iter().map(|k| k.max_points).sum::<f64>().max(1.0);
     let mut bins = [0usize; 10];
@@ -268,7 +349,7 @@ pub fn class_html(c: &ClassReport) -> String {
             n * 300 / most
         );
     }
-    b.push_str("</table><h2>Cases × submissions</h2><table><tr><th>case</th><th>pts</th>");
+    b.push_str("</table><h2>Cases × submissions</h2><table><tr><th>case</th><th>requirement</th><th>pts</th>");
     for s in &c.submissions {
         let _ = write!(
             b,
@@ -277,7 +358,7 @@ pub fn class_html(c: &ClassReport) -> String {
             if s.reference { " (reference)" } else { "" }
         );
     }
-    b.push_str("</tr><tr><th>score</th><td></td>");
+    b.push_str("</tr><tr><th>score</th><td></td><td></td>");
     for s in &c.submissions {
         let _ = write!(b, "<td><b>{} / {}</b></td>", pts(s.score), pts(s.max_score));
     }
@@ -285,13 +366,10 @@ pub fn class_html(c: &ClassReport) -> String {
     for k in &c.cases {
         let _ = write!(
             b,
-            "<tr><td>{}{}</td><td>{}</td>",
+            "<tr><td>{}{}</td><td><code>{}</code></td><td>{}</td>",
             esc(&k.name),
-            if k.hidden {
-                " <span class=hidden-tag>hidden</span>"
-            } else {
-                ""
-            },
+            tags(k.advisory, k.hidden),
+            esc(&k.requirement),
             pts(k.max_points)
         );
         for s in &c.submissions {
@@ -314,6 +392,47 @@ pub fn class_html(c: &ClassReport) -> String {
     page(&format!("{} — class", c.suite), &b)
 }
 
+/// Requirements × submissions: the points each got per requirement, reference first.
+fn class_requirements(c: &ClassReport) -> String {
+    let mut b = String::from("<h2>Points by requirement</h2><table><tr><th>requirement</th>");
+    for s in &c.submissions {
+        let _ = write!(
+            b,
+            "<th>{}{}</th>",
+            esc(&s.submission),
+            if s.reference { " (reference)" } else { "" }
+        );
+    }
+    b.push_str("</tr>");
+    let mut order: Vec<String> = Vec::new();
+    for k in &c.cases {
+        if !order.contains(&k.requirement) {
+            order.push(k.requirement.clone());
+        }
+    }
+    let per: Vec<_> = c.submissions.iter().map(|s| s.by_requirement()).collect();
+    for id in &order {
+        let _ = write!(b, "<tr><td>{}</td>", requirement_cell(id));
+        for q in &per {
+            match q.iter().find(|q| &q.requirement == id) {
+                Some(q) => {
+                    let class = if q.lost > 0 { "fail" } else { "pass" };
+                    let _ = write!(
+                        b,
+                        "<td class={class}>{} / {}</td>",
+                        pts(q.points),
+                        pts(q.max_points)
+                    );
+                }
+                None => b.push_str("<td></td>"),
+            }
+        }
+        b.push_str("</tr>");
+    }
+    b.push_str("</table>");
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +452,8 @@ mod tests {
             cases: vec![GradedCase {
                 name: "echo-tcp/one-line".into(),
                 title: "one <line>".into(),
+                requirement: "basic".into(),
+                advisory: false,
                 points: points_for(outcome, 2.0),
                 max_points: 2.0,
                 outcome,
@@ -369,7 +490,9 @@ mod tests {
             cases: vec![SuiteCase {
                 name: "echo-tcp/one-line".into(),
                 title: "t".into(),
+                requirement: "basic".into(),
                 max_points: 2.0,
+                advisory: false,
                 hidden: false,
             }],
             submissions: vec![sub("ref", GradeOutcome::Pass, true), s],
@@ -378,10 +501,19 @@ mod tests {
             partition: None,
             tool_version: "0".into(),
             kernel_release: "6.18".into(),
+            transports: vec!["tcp".into()],
+            advisory_scored: false,
         };
         let html = class_html(&class);
         assert!(html.contains("ref (reference)"));
         assert!(html.contains("class=fail"));
         assert!(html.contains("0–10%"));
+        assert!(html.contains("Points by requirement"));
+        assert!(!html.contains("class=warning"));
+        let mut lost = class.clone();
+        lost.submissions[0] = sub("ref", GradeOutcome::Fail, true);
+        let html = class_html(&lost);
+        assert!(html.contains("class=warning"));
+        assert!(html.contains("reference solution ref lost 2 point(s)"));
     }
 }

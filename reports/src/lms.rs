@@ -134,6 +134,8 @@ mod tests {
         let case = |name: &str, outcome, hidden| GradedCase {
             name: name.into(),
             title: "t".into(),
+            requirement: "basic".into(),
+            advisory: false,
             points: points_for(outcome, 2.0),
             max_points: 2.0,
             outcome,

@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 when every submission was graded (a low score is not an error of the
 //! tool), 2 for usage errors (bad suite, missing directory, bad partition), 3 when at least
-//! one case could not be judged (sandbox or scenario trouble: re-grade).
+//! one case could not be judged (sandbox or scenario trouble: re-grade), 4 when the
+//! reference solution lost a scored point (the suite or the grader is wrong for this class).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Args;
+use sockspec_engine::grade::manifest::Protocol;
 use sockspec_engine::grade::resources::parse_size;
 use sockspec_engine::grade::workspace::{self, Budget};
 use sockspec_engine::grade::{
@@ -29,6 +31,9 @@ Examples:
                  --reference ref/ --out results/ subs/*
   sockspec grade --suite cases/grading/daytime --gradescope /autograder/results/results.json sub/
   sockspec grade --suite echo-udp --partition 2/4 --json shard2.json subs/*
+  sockspec grade --suite daytime --transport tcp --reference ref/ subs/*   # TCP-only class
+  sockspec grade --suite daytime-udp subs/*          # the same as --transport udp
+  sockspec grade --suite select-server --strict subs/*   # score the advisory cases too
 
 Each case runs against a fresh server in a sandbox of its own: new user-less pid, network
 (only lo), mount, IPC and UTS namespaces, an unprivileged uid, a cgroup v2 group of its own
@@ -40,12 +45,34 @@ change them. The server is
 found listening without connecting to it. `{port}` in the template is replaced by the
 suite's port (5001: a missing htons() shows as 35091), `{port.NAME}` by a service's port.
 
+Requirements: every case checks one requirement of a shared vocabulary (listens, basic,
+split-request, half-close, slow-reader-integrity, concurrency, client-reset, no-zombies,
+reply-to-sender, …); reports group points by requirement. docs/grading.md lists, for each,
+what a correct server must do and which designs are accepted.
+
+Transports: a suite declares TCP, UDP or both; --transport (or a suite name ending in -tcp
+or -udp) grades only those cases, and the gate checks each chosen transport's socket. A
+case never passes for a server that lacks the socket it tests: it is \"not run\".
+
+Advisory cases check properties beyond the assignment (no starvation behind a client that
+never reads, fifty clients at once): they run and are shown, worth 0 points unless --strict
+(or the suite's score_advisory) turns them on.
+
+Fixed ports: a server that ignores the {port} it was given and listens on a port of its
+own is graded where it listens, and loses only lifecycle/uses-given-port (--port-penalty
+points). A class can mix both kinds. Without {port} in the template, no port is required.
+
 Exit codes:
   0    every submission was graded (scores are in the results, not in the exit code)
   2    usage error: unknown suite, missing submission, bad --partition
   3    at least one case could not be judged (grader or sandbox trouble, or a submission
        over the copy budget of 64 MiB, 10,000 entries, 32 levels): see its reason
+  4    the reference solution lost a scored point: the suite takes points from a correct
+       server (the class page says so at the top); check before publishing grades
   130  interrupted by SIGINT/SIGTERM: every sandbox was killed, the batch directory removed";
+
+/// Exit code: the reference solution lost a scored point (see [`GRADE_HELP`]).
+pub const REFERENCE_LOST: u8 = 4;
 
 #[derive(Debug, Clone, Args)]
 pub struct GradeArgs {
@@ -61,6 +88,16 @@ pub struct GradeArgs {
     /// A reference solution, graded in the same run as the first column.
     #[arg(long, value_name = "DIR")]
     pub reference: Option<PathBuf>,
+    /// Grade only these transports of the suite: tcp, udp or both (default: the suite's).
+    #[arg(long, value_name = "tcp|udp|both", value_parser = ["tcp", "udp", "both"])]
+    pub transport: Option<String>,
+    /// Score the advisory cases (properties beyond the assignment), not only show them.
+    #[arg(long)]
+    pub strict: bool,
+    /// Points a server loses for listening on a port of its own instead of the `{port}`
+    /// it was given (it is graded where it listens).
+    #[arg(long, value_name = "POINTS", default_value_t = 1.0)]
+    pub port_penalty: f64,
     /// Write per-submission JSON and HTML, and the class JSON and HTML, into DIR.
     #[arg(long, value_name = "DIR", help_heading = "Reports")]
     pub out: Option<PathBuf>,
@@ -117,13 +154,25 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(exit::USAGE)
 }
 
-/// `cases/grading/NAME` of the built-in catalogue, or the directory given.
-fn suite_dir(name: &str) -> PathBuf {
+/// `cases/grading/NAME` of the built-in catalogue, or the directory given; a built-in name
+/// ending in `-tcp` or `-udp` that is no suite of its own is that suite's one transport
+/// (`daytime-udp`).
+fn suite_dir(name: &str) -> (PathBuf, Option<Protocol>) {
     let p = Path::new(name);
     if p.join("manifest.toml").exists() {
-        return p.to_path_buf();
+        return (p.to_path_buf(), None);
     }
-    crate::catalogue::builtin_root().join("grading").join(name)
+    let root = crate::catalogue::builtin_root().join("grading");
+    if !root.join(name).join("manifest.toml").exists() {
+        for (suffix, t) in [("-tcp", Protocol::Tcp), ("-udp", Protocol::Udp)] {
+            if let Some(base) = name.strip_suffix(suffix) {
+                if root.join(base).join("manifest.toml").exists() {
+                    return (root.join(base), Some(t));
+                }
+            }
+        }
+    }
+    (root.join(name), None)
 }
 
 fn submission_name(p: &Path) -> String {
@@ -213,11 +262,41 @@ pub fn main(args: GradeArgs) -> ExitCode {
     if let Err(e) = check_lms(&args) {
         return usage(e);
     }
-    let dir = suite_dir(&args.suite);
-    let suite = match Suite::load(&dir) {
+    let (dir, variant) = suite_dir(&args.suite);
+    let mut suite = match Suite::load(&dir) {
         Ok(s) => s,
         Err(e) => return usage(sockspec_engine::child::error_chain(&e)),
     };
+    let chosen = match (variant, args.transport.as_deref().and_then(Protocol::parse)) {
+        (Some(v), Some(t)) if v != t => {
+            return usage(format!(
+                "suite `{}` is the {} variant; --transport {} contradicts it",
+                args.suite,
+                v.as_str(),
+                t.as_str()
+            ))
+        }
+        (v, t) => v.or(t),
+    };
+    if let Some(t) = chosen {
+        if let Err(e) = suite.select_transports(t) {
+            return usage(e);
+        }
+    }
+    if args.strict {
+        suite.score_advisory(true);
+    }
+    if !(args.port_penalty >= 0.0 && args.port_penalty.is_finite()) {
+        return usage("--port-penalty must be a number of points >= 0");
+    }
+    if args
+        .server
+        .as_deref()
+        .or(suite.command.as_deref())
+        .is_some_and(|t| t.contains("{port"))
+    {
+        suite.check_given_port(args.port_penalty);
+    }
     let mut subs: Vec<SubmissionInput> = Vec::new();
     for p in &args.submissions {
         if !p.is_dir() {
@@ -307,7 +386,9 @@ pub fn main(args: GradeArgs) -> ExitCode {
             .map(|c| SuiteCase {
                 name: c.name.clone(),
                 title: c.title.clone(),
+                requirement: c.requirement.clone(),
                 max_points: c.points,
+                advisory: c.advisory,
                 hidden: c.hidden,
             })
             .collect(),
@@ -319,6 +400,8 @@ pub fn main(args: GradeArgs) -> ExitCode {
         kernel_release: nix::sys::utsname::uname()
             .map(|u| u.release().to_string_lossy().into_owned())
             .unwrap_or_default(),
+        transports: suite.protocol.names(),
+        advisory_scored: suite.advisory_scored,
     };
     print_summary(&class);
     if let Err(e) = write_outputs(&args, &class) {
@@ -346,11 +429,21 @@ pub fn main(args: GradeArgs) -> ExitCode {
                 })
         })
         .collect();
-    if errors.is_empty() {
-        return ExitCode::from(exit::SUCCESS);
+    let reference_lost = !class.reference_losses().is_empty();
+    if !errors.is_empty() {
+        report_errors(&errors);
     }
-    report_errors(&errors);
-    ExitCode::from(exit::ERRORS)
+    if reference_lost {
+        eprintln!(
+            "error: the reference solution lost a scored point (exit {REFERENCE_LOST}): the suite takes points from a correct server"
+        );
+        return ExitCode::from(REFERENCE_LOST);
+    }
+    if errors.is_empty() {
+        ExitCode::from(exit::SUCCESS)
+    } else {
+        ExitCode::from(exit::ERRORS)
+    }
 }
 
 /// Says on stderr which cases could not be judged and why: one line per distinct reason
@@ -386,17 +479,37 @@ fn print_summary(class: &ClassReport) {
         .max()
         .unwrap_or(10);
     println!(
-        "suite {}: {} submission(s) in {:.1}s",
+        "suite {} ({}{}): {} submission(s) in {:.1}s",
         class.suite,
+        class.transports.join("+"),
+        if class.advisory_scored {
+            ", advisory cases scored"
+        } else {
+            ""
+        },
         class.submissions.len(),
         class.duration_ms as f64 / 1000.0
     );
+    let losses = class.reference_losses();
+    if !losses.is_empty() {
+        let names: Vec<&str> = losses.iter().map(|c| c.name.as_str()).collect();
+        println!(
+            "WARNING: the reference solution lost points on {}: the suite takes points from a correct server",
+            names.join(", ")
+        );
+    }
     for s in &class.submissions {
-        let failed: Vec<&str> = s
+        let failed: Vec<String> = s
             .cases
             .iter()
             .filter(|c| c.outcome != GradeOutcome::Pass)
-            .map(|c| c.name.as_str())
+            .map(|c| {
+                if c.max_points > 0.0 {
+                    c.name.clone()
+                } else {
+                    format!("{} (advisory)", c.name)
+                }
+            })
             .collect();
         let tag = if s.reference { " (reference)" } else { "" };
         let detail = match &s.root_cause {
@@ -621,13 +734,24 @@ fn to_run_report(class: &ClassReport) -> sockspec_reports::RunReport {
                 flavour: None,
                 tags: Vec::new(),
                 claims: Vec::new(),
+                // An advisory case that is not scored cannot fail the submission: JUnit
+                // shows it skipped, with its verdict in the message.
                 outcome: match c.outcome {
                     GradeOutcome::Pass => Outcome::Pass,
+                    _ if c.advisory && c.max_points == 0.0 => Outcome::Skip,
                     GradeOutcome::Fail => Outcome::Fail,
                     GradeOutcome::Error => Outcome::Error,
                     GradeOutcome::Gated => Outcome::Skip,
                 },
-                message: c.message.clone(),
+                message: if c.advisory && c.max_points == 0.0 && c.outcome != GradeOutcome::Pass {
+                    Some(format!(
+                        "advisory, not scored: {} {}",
+                        c.outcome.as_str(),
+                        c.message.as_deref().unwrap_or("")
+                    ))
+                } else {
+                    c.message.clone()
+                },
                 failure: c.failure.clone(),
                 transcript: c.transcript.clone(),
                 duration_us: c.duration_ms * 1000,

@@ -34,9 +34,21 @@ use crate::wire::{CaseSpec, Wire};
 const STOP_GRACE: Duration = Duration::from_millis(300);
 /// How long a build may run: compiling one student server takes about a second.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a TCP+UDP server may take to bind its UDP socket once it listens on TCP (the
-/// gate only needs TCP; the UDP cases need the UDP socket).
+/// How long a TCP+UDP server may take to bind its UDP socket once it listens on TCP: servers
+/// open both at start-up, within milliseconds of each other; one that listens on TCP and has
+/// no UDP socket a second later has none (a TCP-only server), and waiting the whole listen
+/// timeout for it would only slow the batch.
 const UDP_SETTLE: Duration = Duration::from_secs(1);
+/// How long the gate watches a server after its sockets appear: a server that crashes right
+/// after `listen()` (a bad accept loop, a failed `fork`) then fails the gate every run instead
+/// of passing it when discovery happened to look first. It crashes within milliseconds of
+/// listening; 200 ms is far above that and costs one pause per gate, not per case.
+const GATE_SETTLE: Duration = Duration::from_millis(200);
+/// Extra time a case that connects gets on top of its scenario's deadline: against a full
+/// accept queue (`listen(fd, 5)` and fifty clients) the kernel drops SYNs and the client
+/// retransmits after 1 s and again after 3 s more; on a loaded machine a correct server can
+/// need those retransmits, and the deadline must not be spent before its reply could come.
+const CONNECT_ALLOWANCE: Duration = Duration::from_secs(3);
 /// Nice value of every sandboxed command (see [`HolderSpec::nice`]).
 const SERVER_NICE: i32 = 10;
 
@@ -316,15 +328,20 @@ fn worker(
         }
         let mut report = None;
         if let (Job::Case(c), Some(case)) = (job, case) {
-            if st.root_cause.is_none()
-                && !passed
-                && case.outcome != GradeOutcome::Gated
-                && matches!(suite.cases[c].kind, CaseKind::Gate(_))
-            {
-                st.root_cause = case.message.clone();
-            }
+            let outcome = case.outcome;
+            let message = case.message.clone();
             report = Some((suite.cases[c].name.clone(), case.outcome));
             st.cases[c] = Some(case);
+            // The root cause is a failed gate only when no gate passed: a TCP+UDP server
+            // without its UDP socket still earns its TCP points.
+            if st.root_cause.is_none()
+                && !passed
+                && outcome != GradeOutcome::Gated
+                && suite.cases[c].kind == CaseKind::Gate(Gate::Listens)
+                && all_gates_failed(suite, st)
+            {
+                st.root_cause = message;
+            }
         }
         // The submission's copy (and tmpfs) is freed as soon as its last job is done, so a
         // class holds only the copies of the submissions in flight.
@@ -340,6 +357,16 @@ fn worker(
             None => progress(si, "lifecycle/builds", GradeOutcome::Pass, done, total),
         }
     }
+}
+
+/// Every `listens` gate of the suite has finished and failed.
+fn all_gates_failed(suite: &Suite, st: &SubState) -> bool {
+    st.jobs.iter().enumerate().all(|(j, job)| match job {
+        Job::Case(c) if suite.cases[*c].kind == CaseKind::Gate(Gate::Listens) => {
+            st.finished[j] == Some(false)
+        }
+        _ => true,
+    })
 }
 
 /// How the message of a case begins when a case it needs could not be judged; the rest is
@@ -384,10 +411,18 @@ fn pick(shared: &mut Shared, suite: &Suite) -> Option<(usize, usize, Option<Bloc
                     .and_then(|g| g.message.as_deref())
                     .map(|m| m.strip_prefix(NOT_JUDGED).unwrap_or(m).to_string()),
             });
-            let root = st.root_cause.clone().unwrap_or_default();
+            // Why the first failed need failed: the build's root cause, or that case's message.
+            let why = needs
+                .iter()
+                .find(|n| st.finished[**n] == Some(false))
+                .and_then(|n| match st.jobs[*n] {
+                    Job::Build => st.root_cause.clone(),
+                    Job::Case(c) => st.cases[c].as_ref().and_then(|g| g.message.clone()),
+                })
+                .unwrap_or_default();
             let gated_by = (!failed.is_empty()).then(|| match not_judged {
                 Some(e) => Blocked::Error(format!("{NOT_JUDGED}{e}")),
-                None => Blocked::Gated(format!("not run: needs {} ({root})", failed.join(", "))),
+                None => Blocked::Gated(format!("not run: needs {} ({why})", failed.join(", "))),
             });
             return Some((si, ji, gated_by));
         }
@@ -487,9 +522,11 @@ fn blank(case: &SuiteCase, outcome: GradeOutcome, message: Option<String>) -> Gr
     GradedCase {
         name: case.name.clone(),
         title: case.title.clone(),
+        requirement: case.requirement.clone(),
         points: points_for(outcome, case.points),
         max_points: case.points,
         outcome,
+        advisory: case.advisory,
         hidden: case.hidden,
         message,
         hint: case.hint.clone(),
@@ -525,7 +562,7 @@ fn expected_ports(suite: &Suite, command_has_port: bool) -> Option<Vec<(String, 
     })
 }
 
-/// The ports of the suite's main transport that `owned` shows.
+/// The ports of the main transport of `protocol` (TCP when it has TCP) that `owned` shows.
 fn main_ports(protocol: Protocol, owned: &Owned) -> &std::collections::BTreeSet<u16> {
     if protocol.has_tcp() {
         &owned.tcp_listen
@@ -534,9 +571,19 @@ fn main_ports(protocol: Protocol, owned: &Owned) -> &std::collections::BTreeSet<
     }
 }
 
-/// Maps discovered ports to services when the server chose them itself.
-fn assign_ports(suite: &Suite, owned: &Owned) -> Option<Vec<(String, u16)>> {
-    let ports = main_ports(suite.protocol, owned);
+/// Every service has its sockets of `protocol` at its port.
+fn open_at(protocol: Protocol, owned: &Owned, ports: &[(String, u16)]) -> bool {
+    ports.iter().all(|(_, p)| {
+        (!protocol.has_tcp() || owned.tcp_listen.contains(p))
+            && (!protocol.has_udp() || owned.udp_bound.contains(p))
+    })
+}
+
+/// Maps discovered ports to services when the server chose them itself (or ignored the one
+/// it was given): the well-known port of a service if the server has it, else, for a
+/// single-service suite, the one port it has.
+fn assign_ports(suite: &Suite, protocol: Protocol, owned: &Owned) -> Option<Vec<(String, u16)>> {
+    let ports = main_ports(protocol, owned);
     if suite.services.len() == 1 {
         let s = &suite.services[0];
         let port = s
@@ -559,11 +606,17 @@ struct Started {
     run: ServerRun,
     init: i32,
     ports: Result<Vec<(String, u16)>, String>,
+    /// The server listens somewhere else than the port its command gave it (and is graded
+    /// there): what it did, for `lifecycle/uses-given-port`.
+    deviation: Option<String>,
 }
 
-/// Starts a fresh server and waits until it listens where the suite expects.
+/// Starts a fresh server and waits until it has the sockets of `protocol` (the case's
+/// transports): where the command told it to listen, or — a fixed-port server — where it
+/// listens instead.
 fn start_server(
     suite: &Suite,
+    protocol: Protocol,
     opts: &BatchOptions,
     workdir: &Path,
     command: &str,
@@ -595,18 +648,11 @@ fn start_server(
             return Err(e);
         }
     };
-    let has_port = opts
-        .template
-        .as_deref()
-        .or(suite.command.as_deref())
-        .is_some_and(|t| t.contains("{port"));
-    let expected = expected_ports(suite, has_port);
+    let expected = expected_ports(suite, command_has_port(suite, opts));
     let timeout = suite.listen_timeout.mul_f64(scale);
-    let protocol = suite.protocol;
-    let want_main = |o: &Owned| match &expected {
-        Some(e) => e.iter().all(|(_, p)| main_ports(protocol, o).contains(p)),
-        None => main_ports(protocol, o).len() >= suite.services.len(),
-    };
+    let at_expected = |o: &Owned| expected.as_ref().is_some_and(|e| open_at(protocol, o, e));
+    let elsewhere =
+        |o: &Owned| assign_ports(suite, protocol, o).filter(|p| open_at(protocol, o, p));
     // A byte-swapped port will not turn into the right one: stop waiting at once.
     let swapped: Vec<u16> = expected
         .iter()
@@ -614,45 +660,85 @@ fn start_server(
         .map(|(_, p)| p.swap_bytes())
         .filter(|p| !expected.iter().flatten().any(|(_, q)| q == p))
         .collect();
+    let is_swapped = |o: &Owned| swapped.iter().any(|p| main_ports(protocol, o).contains(p));
+    let tcp_seen = std::cell::Cell::new(None::<Instant>);
+    let udp_settle = UDP_SETTLE.mul_f64(scale);
     let found = run.discover(timeout, |o| {
-        want_main(o) || swapped.iter().any(|p| main_ports(protocol, o).contains(p))
-    });
-    let ports = if want_main(&found.owned) {
-        let ports = match &expected {
-            Some(e) => Some(e.clone()),
-            None => assign_ports(suite, &found.owned),
-        };
-        match ports {
-            Some(ports) => {
-                if protocol == Protocol::TcpUdp {
-                    let udp: Vec<u16> = ports.iter().map(|(_, p)| *p).collect();
-                    run.discover(UDP_SETTLE.mul_f64(scale), |o| {
-                        udp.iter().all(|p| o.udp_bound.contains(p))
-                    });
-                }
-                Ok(ports)
-            }
-            None => Err(format!(
-                "listening on {:?}, but not on the well-known ports of the services",
-                found.owned.tcp_listen
-            )),
+        if at_expected(o) || is_swapped(o) || elsewhere(o).is_some() {
+            return true;
         }
+        // Listening on TCP but no UDP socket yet: give up on UDP after the settle time.
+        if protocol.has_udp() && !o.tcp_listen.is_empty() && o.udp_bound.is_empty() {
+            let first = tcp_seen.get().unwrap_or_else(Instant::now);
+            tcp_seen.set(Some(first));
+            return first.elapsed() >= udp_settle;
+        }
+        false
+    });
+    let mut deviation = None;
+    let ports = if at_expected(&found.owned) {
+        Ok(expected.clone().unwrap_or_default())
+    } else if is_swapped(&found.owned) {
+        Err(not_listening(protocol, &expected, &found, &run, timeout))
+    } else if let Some(ports) = elsewhere(&found.owned) {
+        if let Some(e) = &expected {
+            deviation = Some(format!(
+                "listening on port {} instead of the given port {}: the command passed the port, the server did not use it",
+                port_list(&ports),
+                port_list(e)
+            ));
+        }
+        Ok(ports)
     } else {
-        Err(not_listening(suite, &expected, &found, &run, timeout))
+        Err(not_listening(protocol, &expected, &found, &run, timeout))
     };
-    Ok(Started { run, init, ports })
+    Ok(Started {
+        run,
+        init,
+        ports,
+        deviation,
+    })
+}
+
+/// The command template passes the port (`{port}` or `{port.NAME}`).
+fn command_has_port(suite: &Suite, opts: &BatchOptions) -> bool {
+    opts.template
+        .as_deref()
+        .or(suite.command.as_deref())
+        .is_some_and(|t| t.contains("{port"))
+}
+
+/// `5001` or `echo=5001, time=5004`.
+fn port_list(ports: &[(String, u16)]) -> String {
+    ports
+        .iter()
+        .map(|(n, p)| {
+            if n.is_empty() {
+                p.to_string()
+            } else {
+                format!("{n}={p}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Why the gate failed, in the words a student needs.
 fn not_listening(
-    suite: &Suite,
+    protocol: Protocol,
     expected: &Option<Vec<(String, u16)>>,
     found: &super::server::Discovery,
     run: &ServerRun,
     timeout: Duration,
 ) -> String {
-    let ports = main_ports(suite.protocol, &found.owned);
-    let kind = if suite.protocol.has_tcp() {
+    // A TCP+UDP case whose TCP side is there is missing its UDP socket.
+    let udp_missing = protocol == Protocol::TcpUdp
+        && expected
+            .as_ref()
+            .is_some_and(|e| e.iter().all(|(_, p)| found.owned.tcp_listen.contains(p)));
+    let protocol = if udp_missing { Protocol::Udp } else { protocol };
+    let ports = main_ports(protocol, &found.owned);
+    let kind = if protocol.has_tcp() {
         "listen on tcp"
     } else {
         "bind udp"
@@ -687,13 +773,19 @@ fn not_listening(
                 .join(", ")
         )
     };
-    let last_err = last_line(&run.stderr_text());
+    let last = last_words(&run.stdout_text(), &run.stderr_text());
+    if protocol == Protocol::Udp && !found.owned.tcp_listen.is_empty() && !found.gone {
+        return format!(
+            "did not bind udp {port_text}: the server listens on tcp only{}",
+            last.map(|l| format!("; its last words: `{l}`"))
+                .unwrap_or_default()
+        );
+    }
     match run.exited() {
         Some(exit) if found.gone => format!(
             "did not {kind} {port_text}: the server ended ({}) before it did{}",
             exit.status,
-            last_err
-                .map(|l| format!("; its last words: `{l}`"))
+            last.map(|l| format!("; its last words: `{l}`"))
                 .unwrap_or_default()
         ),
         _ => format!(
@@ -703,12 +795,38 @@ fn not_listening(
     }
 }
 
-fn last_line(text: &str) -> Option<String> {
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| l.chars().take(200).collect())
+/// The last line of the server's output that says something: from stderr, or from stdout
+/// when stderr has none (the JVM prints why it cannot start on stdout). Stack frames and
+/// runtime banners are skipped: after "JavaScript heap out of memory" Node prints a native
+/// stack and its version, after a Java exception come `at …` lines, and the student needs
+/// the line before them.
+pub fn last_words(stdout: &str, stderr: &str) -> Option<String> {
+    let pick = |text: &str| {
+        text.lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !is_noise(l))
+            .map(|l| l.chars().take(200).collect::<String>())
+    };
+    pick(stderr).or_else(|| pick(stdout))
+}
+
+/// A line of a stack trace or a runtime banner rather than a message.
+fn is_noise(line: &str) -> bool {
+    let l = line.trim_start();
+    let numbered_frame = l
+        .split_once(": ")
+        .is_some_and(|(n, rest)| n.parse::<u32>().is_ok() && rest.starts_with("0x"));
+    l.starts_with("at ")
+        || l.starts_with("... ")
+        || l.starts_with("File \"")
+        || l.starts_with("Traceback (most recent call last)")
+        || l.starts_with("Node.js v")
+        || l.starts_with('^')
+        || l == "#"
+        || l.starts_with("----")
+        || l.starts_with("<--- ")
+        || numbered_frame
 }
 
 fn run_case(
@@ -722,29 +840,58 @@ fn run_case(
     let t0 = Instant::now();
     let mut result = blank(case, GradeOutcome::Error, None);
     let mut peak = 0u32;
-    let started = match start_server(suite, opts, workdir, command, uid) {
+    let protocol = case
+        .transport
+        .intersect(suite.protocol)
+        .unwrap_or(suite.protocol);
+    let started = match start_server(suite, protocol, opts, workdir, command, uid) {
         Ok(s) => s,
         Err(e) => {
             result.message = Some(e);
             return result;
         }
     };
+    let scale = opts.time_scale.max(1.0);
     match (&case.kind, &started.ports) {
         (CaseKind::Gate(Gate::Listens), Ok(ports)) => {
-            result.outcome = GradeOutcome::Pass;
-            let list: Vec<String> = ports
-                .iter()
-                .map(|(n, p)| {
-                    if n.is_empty() {
-                        p.to_string()
-                    } else {
-                        format!("{n}={p}")
-                    }
-                })
-                .collect();
-            result.message = Some(format!("listening on port {}", list.join(", ")));
+            let kind = if protocol == Protocol::Udp {
+                "bound udp"
+            } else {
+                "listening"
+            };
+            match started.run.wait_exit(GATE_SETTLE.mul_f64(scale)) {
+                Some(exit) => {
+                    result.outcome = GradeOutcome::Fail;
+                    result.message = Some(format!(
+                        "{kind} on port {}, then the server ended ({}) within {} ms{}",
+                        port_list(ports),
+                        exit.status,
+                        GATE_SETTLE.mul_f64(scale).as_millis(),
+                        last_words(&started.run.stdout_text(), &started.run.stderr_text())
+                            .map(|l| format!("; its last words: `{l}`"))
+                            .unwrap_or_default()
+                    ));
+                }
+                None => {
+                    result.outcome = GradeOutcome::Pass;
+                    result.message = Some(match &started.deviation {
+                        Some(d) => format!("{d} (graded there; see lifecycle/uses-given-port)"),
+                        None => format!("{kind} on port {}", port_list(ports)),
+                    });
+                }
+            }
         }
-        (CaseKind::Gate(Gate::Listens), Err(e)) => {
+        (CaseKind::Gate(Gate::GivenPort), Ok(ports)) => match &started.deviation {
+            Some(d) => {
+                result.outcome = GradeOutcome::Fail;
+                result.message = Some(d.clone());
+            }
+            None => {
+                result.outcome = GradeOutcome::Pass;
+                result.message = Some(format!("on the given port {}", port_list(ports)));
+            }
+        },
+        (CaseKind::Gate(_), Err(e)) => {
             result.outcome = GradeOutcome::Fail;
             result.message = Some(e.clone());
         }
@@ -752,7 +899,14 @@ fn run_case(
             result.outcome = GradeOutcome::Fail;
             result.message = Some(format!("the server did not get ready for this case: {e}"));
         }
-        (CaseKind::Scenario { file, deadline, .. }, Ok(ports)) => {
+        (
+            CaseKind::Scenario {
+                file,
+                deadline,
+                source,
+            },
+            Ok(ports),
+        ) => {
             let addrs: BTreeMap<String, SocketAddr> = ports
                 .iter()
                 .map(|(n, p)| {
@@ -762,7 +916,12 @@ fn run_case(
                     )
                 })
                 .collect();
-            let deadline = deadline.mul_f64(opts.time_scale.max(1.0));
+            let deadline = deadline.mul_f64(scale)
+                + if source.contains("connect(") {
+                    CONNECT_ALLOWANCE.mul_f64(scale)
+                } else {
+                    Duration::ZERO
+                };
             let spec = CaseSpec {
                 file: file.clone(),
                 source: None,
@@ -861,8 +1020,8 @@ fn diagnose(f: &ServerFacts, runnable_ms: u64, limits: &Limits) -> Option<String
         {
             " (CPU limit)".to_string()
         } else {
-            last_line(&f.stderr)
-                .map(|l| format!(" (stderr: {l})"))
+            last_words(&f.stdout, &f.stderr)
+                .map(|l| format!(" (its last words: {l})"))
                 .unwrap_or_default()
         };
         return Some(format!("server {}{why}", exit_phrase(&f.exit)));
@@ -910,22 +1069,35 @@ fn settle(result: &mut GradedCase, run: ChildRun, deadline: Duration, case: &Sui
             result.failure = failure;
         }
         _ if run.timed_out => {
-            let at = match (run.running, &case.kind) {
-                (Some((_, line)), CaseKind::Scenario { source, .. }) => format!(
-                    " while line {line} was waiting: `{}`",
+            let statement = match (run.running, &case.kind) {
+                (Some((_, line)), CaseKind::Scenario { source, .. }) => Some((
+                    line,
                     source
                         .lines()
                         .nth(line.saturating_sub(1))
                         .unwrap_or("")
                         .trim()
-                ),
-                _ => String::new(),
+                        .to_string(),
+                )),
+                _ => None,
             };
             result.outcome = GradeOutcome::Fail;
-            result.message = Some(format!(
-                "no reply before the case deadline of {:.1}s{at}",
-                deadline.as_secs_f64()
-            ));
+            // Blame the step that was slow: a connect that never completes is the server
+            // not accepting (its queue full, SYNs dropped), not a reply that never came.
+            result.message = Some(match statement {
+                Some((line, text)) if text.starts_with("connect(") => format!(
+                    "the connection was not accepted before the case deadline of {:.1}s (line {line}: `{text}`): is the server still calling accept()? With its listen queue full the kernel drops new connections' SYNs",
+                    deadline.as_secs_f64()
+                ),
+                Some((line, text)) => format!(
+                    "no reply before the case deadline of {:.1}s while line {line} was waiting: `{text}`",
+                    deadline.as_secs_f64()
+                ),
+                None => format!(
+                    "no reply before the case deadline of {:.1}s",
+                    deadline.as_secs_f64()
+                ),
+            });
         }
         _ => {
             result.outcome = GradeOutcome::Error;
@@ -972,7 +1144,7 @@ mod tests {
         f.stderr = "hog: allocation failed after 480 MiB\n".into();
         assert_eq!(
             diagnose(&f, 0, &Limits::SERVER).unwrap(),
-            "server exited with status 1 (stderr: hog: allocation failed after 480 MiB)"
+            "server exited with status 1 (its last words: hog: allocation failed after 480 MiB)"
         );
         f.max_processes = Limits::SERVER.processes as u32;
         assert!(diagnose(&f, 0, &Limits::SERVER)
@@ -981,11 +1153,40 @@ mod tests {
     }
 
     #[test]
+    fn last_words_skip_stack_frames_and_banners() {
+        let node = "\n<--- Last few GCs --->\nFATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory\n 1: 0xb090e0 node::Abort() [node]\n 2: 0xa1b70e  [node]\nNode.js v20.19.2\n";
+        assert_eq!(
+            last_words("", node).unwrap(),
+            "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
+        );
+        let java = "Exception in thread \"main\" java.net.BindException: Address already in use\n\tat java.base/sun.nio.ch.Net.bind0(Native Method)\n\tat Echo.main(Echo.java:9)\n";
+        assert_eq!(
+            last_words("", java).unwrap(),
+            "Exception in thread \"main\" java.net.BindException: Address already in use"
+        );
+        let python = "Traceback (most recent call last):\n  File \"/s/server\", line 9, in <module>\n    t.start()\nRuntimeError: can't start new thread\n";
+        assert_eq!(
+            last_words("", python).unwrap(),
+            "RuntimeError: can't start new thread"
+        );
+        // The JVM says why it cannot start on stdout.
+        assert_eq!(
+            last_words(
+                "Error occurred during initialization of VM\nCould not reserve enough space for object heap\n",
+                ""
+            )
+            .unwrap(),
+            "Could not reserve enough space for object heap"
+        );
+        assert_eq!(last_words("", " \n"), None);
+    }
+
+    #[test]
     fn the_port_is_substituted() {
         let suite = Suite::from_manifest(
             Path::new("/s"),
             Path::new("/s/manifest.toml"),
-            "suite = \"m\"\nprotocol = \"tcp\"\n[services]\necho = { offset = 0 }\ntime = { offset = 3 }\n[[case]]\nname = \"lifecycle/listens\"\ngate = \"listens\"\npoints = 1\n",
+            "suite = \"m\"\nprotocol = \"tcp\"\n[services]\necho = { offset = 0 }\ntime = { offset = 3 }\n[[case]]\nname = \"lifecycle/listens\"\ngate = \"listens\"\nrequirement = \"listens\"\npoints = 1\n",
             &|_| Err(io::Error::from(io::ErrorKind::NotFound)),
         )
         .unwrap();

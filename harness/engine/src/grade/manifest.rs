@@ -7,18 +7,24 @@
 //! command = "./server {port}" # default server command (--server overrides it)
 //! well_known = 7              # the port a server that picks its own may use
 //!
+//! score_advisory = false     # true: advisory cases are scored (as `--strict` does)
+//!
 //! [[case]]
-//! name = "lifecycle/listens"  # the built-in gate: the server's socket appears
+//! name = "lifecycle/listens"  # the built-in gate: the server's socket appears and stays
 //! gate = "listens"
+//! requirement = "listens"
+//! transport = "tcp"           # tcp | udp | tcp+udp; the suite's protocol by default
 //! points = 2
 //! hint = "…"
 //!
 //! [[case]]
 //! name = "echo-tcp/one-line"
 //! file = "one-line.sock"
+//! requirement = "basic"       # an id of the shared vocabulary (docs/grading.md)
 //! points = 3
 //! hidden = false
-//! needs = ["lifecycle/listens"]   # the default for every case but the gate
+//! advisory = false            # true: a property beyond the assignment, not scored
+//! needs = ["lifecycle/listens"]   # default: the gates of the case's transports
 //! hint = "…"
 //! ```
 //!
@@ -28,6 +34,10 @@
 //!
 //! Multi-service suites name their services; each runs on `{port}` + its offset:
 //! `[services] echo = { offset = 0, well_known = 7 }`.
+//!
+//! A run grades the transports the teacher picks ([`Suite::select_transports`]); only the
+//! cases of those transports run and score. Advisory cases are worth 0 unless
+//! [`Suite::score_advisory`] turns them on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -62,14 +72,67 @@ impl Protocol {
     pub fn has_udp(self) -> bool {
         self != Protocol::Tcp
     }
+
+    /// Every transport of `self` is one of `other`'s.
+    pub fn within(self, other: Protocol) -> bool {
+        (!self.has_tcp() || other.has_tcp()) && (!self.has_udp() || other.has_udp())
+    }
+
+    /// The transports both have, if any.
+    pub fn intersect(self, other: Protocol) -> Option<Protocol> {
+        match (
+            self.has_tcp() && other.has_tcp(),
+            self.has_udp() && other.has_udp(),
+        ) {
+            (true, true) => Some(Protocol::TcpUdp),
+            (true, false) => Some(Protocol::Tcp),
+            (false, true) => Some(Protocol::Udp),
+            (false, false) => None,
+        }
+    }
+
+    /// `tcp`, `udp`, `tcp+udp`: as manifests and `--transport` write them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::TcpUdp => "tcp+udp",
+        }
+    }
+
+    /// The names of its transports, one each.
+    pub fn names(self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.has_tcp() {
+            v.push("tcp".to_string());
+        }
+        if self.has_udp() {
+            v.push("udp".to_string());
+        }
+        v
+    }
+
+    /// Reads `tcp`, `udp`, and `both` or `tcp+udp`.
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s {
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            "both" | "tcp+udp" => Some(Protocol::TcpUdp),
+            _ => None,
+        }
+    }
 }
 
 /// A built-in case the grader decides itself rather than with a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Gate {
-    /// The server's sockets appear (LISTEN for TCP, bound for UDP) on the expected ports.
+    /// The server's sockets appear (LISTEN for TCP, bound for UDP) on the expected ports,
+    /// and the server is still running a moment later.
     Listens,
+    /// The server listens on the port the command gave it, not one of its own choosing:
+    /// added by [`Suite::check_given_port`] when the command passes `{port}`.
+    GivenPort,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -87,6 +150,8 @@ struct RawManifest {
     well_known: Option<u16>,
     #[serde(default)]
     listen_timeout_ms: Option<u64>,
+    #[serde(default)]
+    score_advisory: bool,
     #[serde(default)]
     services: BTreeMap<String, RawService>,
     #[serde(default, rename = "case")]
@@ -132,9 +197,14 @@ struct RawCase {
     file: Option<PathBuf>,
     #[serde(default)]
     gate: Option<Gate>,
+    requirement: String,
+    #[serde(default)]
+    transport: Option<Protocol>,
     points: f64,
     #[serde(default)]
     hidden: bool,
+    #[serde(default)]
+    advisory: bool,
     #[serde(default)]
     hint: Option<String>,
     #[serde(default)]
@@ -154,7 +224,15 @@ pub struct Service {
 pub struct SuiteCase {
     pub name: String,
     pub title: String,
+    /// An id of [`sockspec_reports::grade::REQUIREMENTS`].
+    pub requirement: String,
+    /// The sockets the case uses: the grader waits for these before it runs.
+    pub transport: Protocol,
+    /// What the case is worth in this run (0 for an advisory case that is not scored).
     pub points: f64,
+    /// What the manifest says it is worth.
+    pub declared_points: f64,
+    pub advisory: bool,
     pub hidden: bool,
     pub hint: Option<String>,
     /// Cases that must pass for this one to run (indices into [`Suite::cases`], earlier).
@@ -185,6 +263,8 @@ pub struct Suite {
     pub services: Vec<Service>,
     pub cases: Vec<SuiteCase>,
     pub limits: SuiteLimits,
+    /// Advisory cases are scored.
+    pub advisory_scored: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -252,11 +332,12 @@ impl Suite {
                 })
                 .collect()
         };
-        let gate_names: Vec<&str> = raw
+        let transport_of = |c: &RawCase| c.transport.unwrap_or(raw.protocol);
+        let gates: Vec<(&str, Protocol)> = raw
             .cases
             .iter()
-            .filter(|c| c.gate.is_some())
-            .map(|c| c.name.as_str())
+            .filter(|c| c.gate == Some(Gate::Listens))
+            .map(|c| (c.name.as_str(), transport_of(c)))
             .collect();
         let mut names: BTreeMap<String, usize> = BTreeMap::new();
         let mut cases = Vec::new();
@@ -267,10 +348,37 @@ impl Suite {
             if !(c.points >= 0.0 && c.points.is_finite()) {
                 return Err(bad(format!("case `{}`: points must be >= 0", c.name)));
             }
+            if sockspec_reports::grade::requirement(&c.requirement).is_none() {
+                let known: Vec<&str> = sockspec_reports::grade::REQUIREMENTS
+                    .iter()
+                    .map(|r| r.id)
+                    .collect();
+                return Err(bad(format!(
+                    "case `{}`: unknown requirement `{}` (known: {}; see docs/grading.md)",
+                    c.name,
+                    c.requirement,
+                    known.join(", ")
+                )));
+            }
+            let transport = transport_of(c);
+            if !transport.within(raw.protocol) {
+                return Err(bad(format!(
+                    "case `{}`: transport {} is not one of the suite's ({})",
+                    c.name,
+                    transport.as_str(),
+                    raw.protocol.as_str()
+                )));
+            }
+            // By default a case needs the gates of the transports it uses: a UDP case of a
+            // TCP-only server is then "not run" rather than passed without a socket.
             let needs_names: Vec<String> = match (&c.needs, c.gate) {
                 (Some(n), _) => n.clone(),
                 (None, Some(_)) => Vec::new(),
-                (None, None) => gate_names.iter().map(|s| s.to_string()).collect(),
+                (None, None) => gates
+                    .iter()
+                    .filter(|(_, t)| t.intersect(transport).is_some())
+                    .map(|(n, _)| n.to_string())
+                    .collect(),
             };
             let mut needs = Vec::new();
             for n in &needs_names {
@@ -323,7 +431,11 @@ impl Suite {
             cases.push(SuiteCase {
                 name: c.name.clone(),
                 title,
+                requirement: c.requirement.clone(),
+                transport,
                 points: c.points,
+                declared_points: c.points,
+                advisory: c.advisory,
                 hidden: c.hidden,
                 hint,
                 needs,
@@ -337,7 +449,7 @@ impl Suite {
         if offsets.len() != services.len() {
             return Err(bad("two services share an offset".into()));
         }
-        Ok(Suite {
+        let mut suite = Suite {
             name: raw.suite,
             title: raw.title,
             dir: dir.to_path_buf(),
@@ -350,17 +462,125 @@ impl Suite {
             services,
             cases,
             limits,
-        })
+            advisory_scored: false,
+        };
+        suite.score_advisory(raw.score_advisory);
+        Ok(suite)
     }
 
     pub fn total_points(&self) -> f64 {
         self.cases.iter().map(|c| c.points).sum()
+    }
+
+    /// Scores the advisory cases (`true`) or makes them worth 0 (`false`, the default):
+    /// they still run, and reports show their verdict.
+    pub fn score_advisory(&mut self, on: bool) {
+        self.advisory_scored = on;
+        for c in &mut self.cases {
+            c.points = if c.advisory && !on {
+                0.0
+            } else {
+                c.declared_points
+            };
+        }
+    }
+
+    /// Keeps only the cases of the chosen transports (gates included), so a TCP-only
+    /// server graded with `tcp` loses nothing for the UDP it was not asked for. An error
+    /// when the suite offers none of them.
+    pub fn select_transports(&mut self, chosen: Protocol) -> Result<(), String> {
+        let Some(kept) = self.protocol.intersect(chosen) else {
+            return Err(format!(
+                "suite `{}` has no {} cases (it grades {})",
+                self.name,
+                chosen.as_str(),
+                self.protocol.as_str()
+            ));
+        };
+        let keep: Vec<bool> = self
+            .cases
+            .iter()
+            .map(|c| c.transport.within(kept))
+            .collect();
+        let mut new_index = vec![None; self.cases.len()];
+        let mut next = 0;
+        for (i, k) in keep.iter().enumerate() {
+            if *k {
+                new_index[i] = Some(next);
+                next += 1;
+            }
+        }
+        let mut cases = Vec::new();
+        for (i, mut c) in std::mem::take(&mut self.cases).into_iter().enumerate() {
+            if !keep[i] {
+                continue;
+            }
+            c.needs = c.needs.iter().filter_map(|n| new_index[*n]).collect();
+            cases.push(c);
+        }
+        if cases.is_empty() {
+            return Err(format!(
+                "suite `{}` has no {} cases",
+                self.name,
+                chosen.as_str()
+            ));
+        }
+        self.cases = cases;
+        self.protocol = kept;
+        Ok(())
+    }
+
+    /// Adds the case `lifecycle/uses-given-port` (requirement `given-port`), worth
+    /// `points`: a server that listens on a port of its own choosing instead of the one its
+    /// command passed is graded where it listens, and loses only this case. It needs the
+    /// gates of the suite's main transport (a server that never listens is judged by them).
+    pub fn check_given_port(&mut self, points: f64) {
+        if self
+            .cases
+            .iter()
+            .any(|c| c.kind == CaseKind::Gate(Gate::GivenPort))
+        {
+            return;
+        }
+        // Judged on the main transport (TCP when the suite has it), so a server without
+        // its UDP socket loses that gate only, not this case too.
+        let transport = if self.protocol.has_tcp() {
+            Protocol::Tcp
+        } else {
+            Protocol::Udp
+        };
+        let needs: Vec<usize> = self
+            .cases
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                c.kind == CaseKind::Gate(Gate::Listens)
+                    && c.transport.intersect(transport).is_some()
+            })
+            .map(|(i, _)| i)
+            .collect();
+        self.cases.push(SuiteCase {
+            name: "lifecycle/uses-given-port".into(),
+            title: gate_title(Gate::GivenPort).into(),
+            requirement: "given-port".into(),
+            transport,
+            points,
+            declared_points: points,
+            advisory: false,
+            hidden: false,
+            hint: Some(
+                "Listen on the port given on the command line (argv[1]), not on a port written into the program.".into(),
+            ),
+            needs,
+            kind: CaseKind::Gate(Gate::GivenPort),
+        });
     }
 }
 
 fn gate_title(g: Gate) -> &'static str {
     match g {
         Gate::Listens => "the server opens its sockets on the expected port",
+        Gate::GivenPort => "the server listens on the port its command gave it",
     }
 }
 
@@ -397,10 +617,12 @@ well_known = 7
 [[case]]
 name = "lifecycle/listens"
 gate = "listens"
+requirement = "basic"
 points = 2
 [[case]]
 name = "echo-tcp/one-line"
 file = "ok.sock"
+requirement = "basic"
 points = 3
 hidden = true
 "#,
@@ -425,22 +647,94 @@ hidden = true
         let head = "suite = \"s\"\nprotocol = \"tcp\"\n";
         let err = |body: &str| load(&format!("{head}{body}")).unwrap_err().to_string();
         assert!(err("").contains("no `[[case]]`"));
-        assert!(err("[[case]]\nname = \"a\"\nfile = \"ok.sock\"\npoints = 1\n[[case]]\nname = \"a\"\nfile = \"ok.sock\"\npoints = 1\n").contains("listed twice"));
+        assert!(err("[[case]]\nname = \"a\"\nfile = \"ok.sock\"\nrequirement = \"basic\"\npoints = 1\n[[case]]\nname = \"a\"\nfile = \"ok.sock\"\nrequirement = \"basic\"\npoints = 1\n").contains("listed twice"));
         assert!(
-            err("[[case]]\nname = \"a\"\nfile = \"ok.sock\"\npoints = 1\nneeds = [\"b\"]\n")
+            err("[[case]]\nname = \"a\"\nfile = \"ok.sock\"\nrequirement = \"basic\"\npoints = 1\nneeds = [\"b\"]\n")
                 .contains("needs `b`")
         );
-        assert!(err("[[case]]\nname = \"a\"\npoints = 1\n").contains("exactly one of"));
         assert!(
-            err("[[case]]\nname = \"a\"\nfile = \"bad.sock\"\npoints = 1\n")
+            err("[[case]]\nname = \"a\"\nrequirement = \"basic\"\npoints = 1\n")
+                .contains("exactly one of")
+        );
+        assert!(
+            err("[[case]]\nname = \"a\"\nfile = \"bad.sock\"\nrequirement = \"basic\"\npoints = 1\n")
                 .contains("unknown-handle")
-                || err("[[case]]\nname = \"a\"\nfile = \"bad.sock\"\npoints = 1\n")
+                || err("[[case]]\nname = \"a\"\nfile = \"bad.sock\"\nrequirement = \"basic\"\npoints = 1\n")
                     .contains("nope")
         );
-        assert!(
-            err("[[case]]\nname = \"a\"\nfile = \"ok.sock\"\npoints = -1\n").contains("points")
-        );
+        assert!(err(
+            "[[case]]\nname = \"a\"\nfile = \"ok.sock\"\nrequirement = \"basic\"\npoints = -1\n"
+        )
+        .contains("points"));
         assert!(err("colour = 1\n").contains("colour"));
+        assert!(err(
+            "[[case]]\nname = \"a\"\nfile = \"ok.sock\"\nrequirement = \"fast\"\npoints = 1\n"
+        )
+        .contains("unknown requirement `fast`"));
+    }
+
+    #[test]
+    fn transports_are_selected_and_advisory_cases_score_nothing_by_default() {
+        let text = r#"
+suite = "daytime"
+protocol = "tcp+udp"
+[[case]]
+name = "lifecycle/listens"
+gate = "listens"
+transport = "tcp"
+requirement = "listens"
+points = 2
+[[case]]
+name = "lifecycle/binds-udp"
+gate = "listens"
+transport = "udp"
+requirement = "listens"
+points = 1
+[[case]]
+name = "daytime/tcp"
+file = "ok.sock"
+transport = "tcp"
+requirement = "basic"
+points = 3
+[[case]]
+name = "daytime/udp"
+file = "ok.sock"
+transport = "udp"
+requirement = "basic"
+points = 2
+advisory = true
+"#;
+        let s = load(text).unwrap();
+        // Each case needs the gate of its own transport only.
+        assert_eq!(s.cases[2].needs, vec![0]);
+        assert_eq!(s.cases[3].needs, vec![1]);
+        assert_eq!(s.cases[3].points, 0.0);
+        assert_eq!(s.total_points(), 6.0);
+        let mut strict = s.clone();
+        strict.score_advisory(true);
+        assert_eq!(strict.total_points(), 8.0);
+        let mut udp = s.clone();
+        udp.select_transports(Protocol::Udp).unwrap();
+        let names: Vec<&str> = udp.cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["lifecycle/binds-udp", "daytime/udp"]);
+        assert_eq!(udp.cases[1].needs, vec![0]);
+        assert_eq!(udp.protocol, Protocol::Udp);
+        let mut tcp_only = load(
+            &text
+                .replace("tcp+udp", "tcp")
+                .replace("transport = \"udp\"", "transport = \"tcp\""),
+        )
+        .unwrap();
+        assert!(tcp_only
+            .select_transports(Protocol::Udp)
+            .unwrap_err()
+            .contains("no udp cases"));
+        let mut given = s.clone();
+        given.check_given_port(1.0);
+        let last = given.cases.last().unwrap();
+        assert_eq!(last.kind, CaseKind::Gate(Gate::GivenPort));
+        assert_eq!(last.needs, vec![0]);
+        assert_eq!(last.transport, Protocol::Tcp);
     }
 
     #[test]
@@ -455,6 +749,7 @@ discard = { offset = 1, well_known = 9 }
 [[case]]
 name = "lifecycle/listens"
 gate = "listens"
+requirement = "basic"
 points = 1
 "#,
         )

@@ -213,6 +213,14 @@ impl ServerRun {
         self.shared.state.lock().ok()?.exited.clone()
     }
 
+    pub fn stdout_text(&self) -> String {
+        self.shared
+            .state
+            .lock()
+            .map(|s| s.stdout.text())
+            .unwrap_or_default()
+    }
+
     pub fn stderr_text(&self) -> String {
         self.shared
             .state
