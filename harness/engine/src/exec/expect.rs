@@ -107,8 +107,13 @@ impl Judge<'_> {
             return Ok(Verdict::Mismatch(format!("the process was {t}")));
         }
         if let Some(t) = &o.timed_out {
+            if o.moving_at_deadline {
+                return Err(HarnessError::CutWhileMoving(t.clone()));
+            }
             return Ok(Verdict::Mismatch(format!(
-                "{t}: the peer stopped before the case deadline"
+                "{}: {t}, and nothing moved in the last {}ms before the case deadline (the peer stopped)",
+                super::deadline::NEVER_RETURNED,
+                super::calls::io::STALL.as_millis()
             )));
         }
         let Some(expect) = expect else {

@@ -482,6 +482,18 @@ impl<'a> Run<'a> {
         });
         let obs = match pc.pending.wait(&name.name, self.ctx.deadline) {
             Ok(o) => o,
+            Err(HarnessError::StillPending(_)) => {
+                // The kernel kept the call asleep past the deadline although the `await`
+                // expects it to return: a verdict on the kernel, not a harness failure.
+                rec.status = StepStatus::Mismatch;
+                rec.result = "still blocked at the case deadline".to_string();
+                let (line, column) = line_col(self.source, step.span.start);
+                let expected = super::deadline::expected_text(self.source, clause.or(pc.expect));
+                let end =
+                    super::deadline::never_returned(line, column, self.text(step.span), expected);
+                self.pending.insert(name.name.clone(), pc);
+                return (rec, Flow::Stop(end));
+            }
             Err(e) => {
                 self.pending.insert(name.name.clone(), pc);
                 return self.harness_error(rec, step, e);
