@@ -1006,6 +1006,9 @@ pub enum AddrMatch {
     },
     Path(String),
     Abstract(String),
+    /// `rawpath("/tm")`: a Unix path exactly these bytes, as the transcript shows a path
+    /// outside the private directory or one cut short by a small `addrlen`.
+    RawPath(String),
     /// `unnamed`: an unbound Unix socket (address length = sizeof(sa_family_t)).
     Unnamed,
     /// `autobound`: a Linux autobind abstract name (5 hex digits).

@@ -594,6 +594,7 @@ impl Judge<'_> {
                 use std::os::unix::ffi::OsStrExt;
                 self.ctx.private_dir.join(name).as_os_str().as_bytes() == p.as_slice()
             }
+            (AddrMatch::RawPath(raw), Addr::Path(p)) => raw.as_bytes() == p.as_slice(),
             (AddrMatch::Abstract(name), Addr::Abstract(n)) => {
                 format!("{}{name}", self.style.abstract_prefix).as_bytes() == n.as_slice()
             }
