@@ -31,8 +31,13 @@ pub fn render_summary(report: &RunReport, color: bool) -> String {
     let env = &report.environment;
     let _ = writeln!(
         out,
-        "sockspec {} on {} {} ({}), isolation {}",
-        env.tool_version, env.os, env.kernel_release, env.arch, env.isolation
+        "sockspec {} on {} {} ({}), isolation {}{}",
+        env.tool_version,
+        env.os,
+        env.kernel_release,
+        env.arch,
+        env.isolation,
+        crate::model::isolation_why(env)
     );
     let counts = total_counts(report);
     let known = report.cases.iter().filter(|c| is_known(c)).count();
