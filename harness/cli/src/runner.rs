@@ -379,7 +379,13 @@ pub fn judge(spec: &TrialSpec, opts: &RunOptions) -> CaseResult {
             .retain(|d| d != dir.path());
     }
     match run {
-        Ok(run) => settle(result, run, deadline, &spec.case.source),
+        Ok(run) => settle(
+            result,
+            run,
+            deadline,
+            &spec.case.scenario,
+            &spec.case.source,
+        ),
         Err(e) => error(
             result,
             format!(
@@ -396,7 +402,13 @@ fn error(mut result: CaseResult, message: String) -> CaseResult {
     result
 }
 
-fn settle(mut result: CaseResult, run: ChildRun, deadline: Duration, source: &str) -> CaseResult {
+fn settle(
+    mut result: CaseResult,
+    run: ChildRun,
+    deadline: Duration,
+    scenario: &sockspec_lang::Scenario,
+    source: &str,
+) -> CaseResult {
     result.duration_us = run.duration.as_micros() as u64;
     result.transcript = run.transcript;
     match run.end {
@@ -410,22 +422,27 @@ fn settle(mut result: CaseResult, run: ChildRun, deadline: Duration, source: &st
             result.failure = failure;
         }
         _ if run.timed_out => {
-            let at = match run.running {
-                Some((_, line)) => {
-                    let text = source
-                        .lines()
-                        .nth(line.saturating_sub(1))
-                        .unwrap_or("")
-                        .trim();
-                    format!(" while line {line} was still running: `{text}`")
-                }
-                None => String::new(),
+            // A call still inside the kernel at the deadline, where the case expected it to
+            // return, is the kernel's fault (FAIL); any other deadline stop is ours (ERROR).
+            let end = sockspec_engine::exec::deadline_stop(
+                scenario,
+                source,
+                run.running.map(|(index, _)| index),
+            );
+            result.outcome = end.outcome;
+            result.failure = end.failure;
+            let advice = if end.outcome == Outcome::Error {
+                "; on a slow machine, raise `deadline` in the case or --time-scale"
+            } else {
+                ""
             };
-            result.outcome = Outcome::Error;
-            result.message = Some(format!(
-                "{DEADLINE_KILLED} of {:.1}s{at} (raise `deadline` in the case, or --time-scale on a slow machine)",
-                deadline.as_secs_f64()
-            ));
+            // The message begins with DEADLINE_KILLED, which reports (KTAP's TIMEOUT) look for.
+            result.message = end.message.map(|m| {
+                format!(
+                    "{DEADLINE_KILLED} of {:.1}s: {m}{advice}",
+                    deadline.as_secs_f64()
+                )
+            });
         }
         _ => {
             let stderr = run.stderr.trim();

@@ -449,10 +449,27 @@ pub enum Op {
     Gethostbyname {
         name: String,
     },
-    /// `signal(SIGPIPE, ignore|default|count)`: disposition in the case process.
+    /// `signal(SIGPIPE, ignore|default|count)`: disposition in the case process, installed
+    /// with `SA_RESTART` as glibc's `signal()` does; `sigaction(SIG, ACTION, 0|SA_RESTART)`
+    /// says whether an interrupted call is restarted.
     Signal {
         sig: Sym,
         action: Sym,
+        restart: bool,
+    },
+    /// `alarm(100ms)`: a one-shot SIGALRM to the case process after the duration
+    /// (`setitimer(ITIMER_REAL)`); it interrupts the statement the main thread is in.
+    Alarm {
+        dur: Duration,
+    },
+    /// `pthread_kill(r, SIGUSR1)`: the signal to the thread of pending call `r`.
+    PthreadKill {
+        call: Ident,
+        sig: Sym,
+    },
+    /// `pending(r)`: call `r`, started with `blocks`, has still not returned.
+    StillPending {
+        call: Ident,
     },
     /// `sendrecv(s, DATA, LEN)`: sends DATA while receiving (one poll loop), until DATA is
     /// sent and LEN bytes (or EOF) came back, so a large echo cannot deadlock on full
@@ -989,6 +1006,9 @@ pub enum AddrMatch {
     },
     Path(String),
     Abstract(String),
+    /// `rawpath("/tm")`: a Unix path exactly these bytes, as the transcript shows a path
+    /// outside the private directory or one cut short by a small `addrlen`.
+    RawPath(String),
     /// `unnamed`: an unbound Unix socket (address length = sizeof(sa_family_t)).
     Unnamed,
     /// `autobound`: a Linux autobind abstract name (5 hex digits).

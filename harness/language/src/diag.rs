@@ -90,6 +90,11 @@ pub(crate) enum Mistake {
     },
     #[error("duplicate `{name}` directive")]
     DuplicateDirective { name: String, first_line: usize },
+    #[error("`{name}` given twice to `{call}`")]
+    DuplicateArgument {
+        call: &'static str,
+        name: &'static str,
+    },
     #[error("`{name}` after the first statement")]
     HeaderAfterBody { name: String },
     #[error("missing `case` title")]
@@ -252,6 +257,7 @@ impl Mistake {
             Mistake::MissingExpectation => "missing-expectation",
             Mistake::UnknownDirective { .. } => "unknown-directive",
             Mistake::DuplicateDirective { .. } => "duplicate-directive",
+            Mistake::DuplicateArgument { .. } => "duplicate-argument",
             Mistake::HeaderAfterBody { .. } => "header-after-body",
             Mistake::MissingTitle => "missing-title",
             Mistake::UnknownFlavour { .. } => "unknown-flavour",
@@ -328,6 +334,7 @@ impl Mistake {
             Mistake::DuplicateDirective { first_line, .. } => {
                 format!("already given on line {first_line}")
             }
+            Mistake::DuplicateArgument { .. } => "given a second time here".into(),
             Mistake::HeaderAfterBody { .. } => "header directives must come before the body".into(),
             Mistake::MissingTitle => "expected `case \"...\"` in the header".into(),
             Mistake::UnknownFlavour { .. } => "expected a socket kind or an `@group`".into(),
@@ -422,6 +429,10 @@ impl Mistake {
             }
             Mistake::UnknownDirective { suggestion, .. } => did_you_mean(*suggestion),
             Mistake::DuplicateDirective { name, .. } => Some(format!("keep a single `{name}` line")),
+            Mistake::DuplicateArgument { name: "rights", .. } => Some(
+                "one `rights=[a, b]` sends every descriptor in one SCM_RIGHTS control message; join the lists (several control messages per sendmsg are not supported)".into(),
+            ),
+            Mistake::DuplicateArgument { name, .. } => Some(format!("give `{name}` once")),
             Mistake::HeaderAfterBody { .. } => Some("move this line up into the header".into()),
             Mistake::MissingTitle => Some("start the file with what it shows: `case \"a one-sentence title\"`".into()),
             Mistake::UnknownFlavour { suggestion, .. } => did_you_mean(*suggestion)

@@ -160,6 +160,14 @@ pub enum HarnessError {
     NeverSlept(String),
     #[error("`{0}` was still pending at the case deadline")]
     StillPending(String),
+    /// A send or receive loop the deadline cut while it was still moving data.
+    #[error(
+        "could not be judged: the case deadline passed while the loop was still moving data ({0})"
+    )]
+    CutWhileMoving(String),
+    /// A wait of the scenario's own (`sleep`) that cannot end before the case deadline.
+    #[error("could not be judged: `{call}` would end after the case deadline ({left} left): raise `deadline` or shorten it")]
+    PastDeadline { call: String, left: String },
     /// A call that would change or read the machine outside the case's own namespaces and
     /// files; the message says what and how to allow it.
     #[error("{0}")]

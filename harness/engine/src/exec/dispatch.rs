@@ -94,7 +94,11 @@ pub(crate) fn route(op: &Op) -> Route {
         | Op::Chmod { .. }
         | Op::Touch { .. }
         | Op::DirEntries => (Files, Kernel),
-        Op::Signal { .. } | Op::Spawn { .. } => (Process, Runner),
+        Op::Signal { .. }
+        | Op::Alarm { .. }
+        | Op::PthreadKill { .. }
+        | Op::StillPending { .. }
+        | Op::Spawn { .. } => (Process, Runner),
         Op::Wait { .. } | Op::Kill { .. } | Op::Children => (Process, Procs),
         Op::Getservbyname { .. }
         | Op::Getservbyport { .. }

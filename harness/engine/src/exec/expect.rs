@@ -107,8 +107,13 @@ impl Judge<'_> {
             return Ok(Verdict::Mismatch(format!("the process was {t}")));
         }
         if let Some(t) = &o.timed_out {
+            if o.moving_at_deadline {
+                return Err(HarnessError::CutWhileMoving(t.clone()));
+            }
             return Ok(Verdict::Mismatch(format!(
-                "{t}: the peer stopped before the case deadline"
+                "{}: {t}, and nothing moved in the last {}ms before the case deadline (the peer stopped)",
+                super::deadline::NEVER_RETURNED,
+                super::calls::io::STALL.as_millis()
             )));
         }
         let Some(expect) = expect else {
@@ -589,6 +594,7 @@ impl Judge<'_> {
                 use std::os::unix::ffi::OsStrExt;
                 self.ctx.private_dir.join(name).as_os_str().as_bytes() == p.as_slice()
             }
+            (AddrMatch::RawPath(raw), Addr::Path(p)) => raw.as_bytes() == p.as_slice(),
             (AddrMatch::Abstract(name), Addr::Abstract(n)) => {
                 format!("{}{name}", self.style.abstract_prefix).as_bytes() == n.as_slice()
             }

@@ -16,6 +16,7 @@ mod calls;
 mod consts;
 mod content;
 mod context;
+mod deadline;
 mod dispatch;
 mod expect;
 mod fdset;
@@ -34,4 +35,5 @@ pub use bytes::{pattern, pattern_byte};
 pub use context::{
     parse_kernel_release, read_proc_sys, CaseEnd, Context, Event, Facts, HarnessError,
 };
+pub use deadline::deadline_stop;
 pub use run::execute;

@@ -62,6 +62,10 @@ pub(crate) struct Observed {
     pub took: Duration,
     /// A receive or send loop stopped at the case deadline: what it had done by then.
     pub timed_out: Option<String>,
+    /// The loop cut by the deadline had moved data within [`crate::exec::calls::io::STALL`] of
+    /// it: it was working, not blocked, so the deadline (load, a transfer too large for it)
+    /// cut a run that says nothing about the kernel.
+    pub moving_at_deadline: bool,
     /// Something worth showing in the transcript.
     pub note: Option<String>,
     /// The address length accept wrote back into `*addrlen`.
@@ -92,6 +96,7 @@ impl Observed {
             stat_mode: None,
             took: Duration::ZERO,
             timed_out: None,
+            moving_at_deadline: false,
             note: None,
             addrlen: None,
             fd_sets: None,

@@ -146,6 +146,23 @@ impl Pending {
         }
     }
 
+    /// Whether the call has still not returned; if it has, what it returned.
+    pub(crate) fn poll_done(&mut self, name: &str) -> Result<Option<Observed>, HarnessError> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(Msg::Done(o)) => {
+                    if let Some(t) = self.thread.take() {
+                        let _ = t.join();
+                    }
+                    return Ok(Some(*o));
+                }
+                Ok(Msg::Tid(_)) => continue,
+                Err(TryRecvError::Empty) => return Ok(None),
+                Err(TryRecvError::Disconnected) => return Err(panicked(name, self.thread.take())),
+            }
+        }
+    }
+
     /// At the end of a case: gives the call `grace` to return after its descriptors were shut
     /// down, then leaves the thread behind (the case process is about to exit).
     pub(crate) fn abandon(mut self, grace: Duration) {

@@ -324,19 +324,59 @@ impl<'a> Run<'a> {
                 }
                 Err(e) => return self.harness_error(rec, step, e),
             },
-            Op::Signal { sig, action } => {
+            Op::Signal {
+                sig,
+                action,
+                restart,
+            } => {
                 let r = sym(Category::Signal, sig)
                     .and_then(|s| sym(Category::SignalAction, action).map(|a| (s, a)))
-                    .and_then(|(s, a)| signals::set(s as i32, a));
+                    .and_then(|(s, a)| signals::set(s as i32, a, *restart));
+                if let Err(e) = r {
+                    return self.harness_error(rec, step, e);
+                }
+                let flags = if *restart { "SA_RESTART" } else { "0" };
+                (
+                    Observed::new(Ok(0)),
+                    format!("sigaction({}, {}, {flags})", sig.name, action.name),
+                    Vec::new(),
+                )
+            }
+            Op::Alarm { dur } => {
+                // Scaled like `sleep`: the alarm stands for "later, once the call is asleep".
+                let after = dur.mul_f64(self.ctx.time_scale.max(1.0));
+                if let Err(e) = signals::alarm(after) {
+                    return self.harness_error(rec, step, e);
+                }
+                (
+                    Observed::new(Ok(0)),
+                    format!(
+                        "setitimer(ITIMER_REAL, {})",
+                        super::resolve::duration_text(after)
+                    ),
+                    Vec::new(),
+                )
+            }
+            Op::PthreadKill { call: name, sig } => {
+                let Some(pc) = self.pending.get(&name.name) else {
+                    return self.harness_error(
+                        rec,
+                        step,
+                        HarnessError::NotPending(name.name.clone()),
+                    );
+                };
+                let tid = pc.pending.tid;
+                let r = sym(Category::Signal, sig).and_then(|s| signals::to_thread(tid, s as i32));
                 if let Err(e) = r {
                     return self.harness_error(rec, step, e);
                 }
                 (
                     Observed::new(Ok(0)),
-                    format!("signal({}, {})", sig.name, action.name),
+                    format!("tgkill(thread {tid} of {}, {})", name.name, sig.name),
                     Vec::new(),
                 )
             }
+            Op::StillPending { call: name } => return self.still_pending(rec, step, name),
             op @ (Op::FdZero { .. } | Op::FdSet { .. } | Op::FdClr { .. } | Op::FdIsset { .. }) => {
                 match super::calls::readiness::fd_macro(op, &mut self.table) {
                     Ok(done) => done,
@@ -457,6 +497,51 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// `pending(r)`: the call must not have returned yet.
+    fn still_pending(
+        &mut self,
+        mut rec: StepRecord,
+        step: &'a Step,
+        name: &Ident,
+    ) -> (StepRecord, Flow) {
+        rec.call = format!("pending({})", name.name);
+        let Some(pc) = self.pending.get_mut(&name.name) else {
+            return self.harness_error(rec, step, HarnessError::NotPending(name.name.clone()));
+        };
+        match pc.pending.poll_done(&name.name) {
+            Ok(None) => {
+                rec.status = StepStatus::Ok;
+                rec.result = format!("= pending (started at line {})", pc.line);
+                (rec, Flow::Next)
+            }
+            Ok(Some(o)) => {
+                let result = result_text(pc.op, &o, &self.style());
+                rec.status = StepStatus::Mismatch;
+                rec.result = format!("= {result}");
+                rec.errno = o.ret.err().map(errno_name);
+                let hint = format!("`{}` returned instead of staying blocked", name.name);
+                let failure = self.failure(
+                    step,
+                    "still pending".to_string(),
+                    result,
+                    Some(hint.clone()),
+                );
+                let message = format!("line {}: {hint}", failure.line);
+                // It returned, so nothing is left to wait for at the end of the case.
+                self.pending.remove(&name.name);
+                (
+                    rec,
+                    Flow::Stop(CaseEnd {
+                        outcome: Outcome::Fail,
+                        message: Some(message),
+                        failure: Some(failure),
+                    }),
+                )
+            }
+            Err(e) => self.harness_error(rec, step, e),
+        }
+    }
+
     fn await_step(
         &mut self,
         index: usize,
@@ -482,6 +567,18 @@ impl<'a> Run<'a> {
         });
         let obs = match pc.pending.wait(&name.name, self.ctx.deadline) {
             Ok(o) => o,
+            Err(HarnessError::StillPending(_)) => {
+                // The kernel kept the call asleep past the deadline although the `await`
+                // expects it to return: a verdict on the kernel, not a harness failure.
+                rec.status = StepStatus::Mismatch;
+                rec.result = "still blocked at the case deadline".to_string();
+                let (line, column) = line_col(self.source, step.span.start);
+                let expected = super::deadline::expected_text(self.source, clause.or(pc.expect));
+                let end =
+                    super::deadline::never_returned(line, column, self.text(step.span), expected);
+                self.pending.insert(name.name.clone(), pc);
+                return (rec, Flow::Stop(end));
+            }
             Err(e) => {
                 self.pending.insert(name.name.clone(), pc);
                 return self.harness_error(rec, step, e);
@@ -832,6 +929,8 @@ impl<'a> Run<'a> {
     /// Wakes calls still pending (by shutting their sockets down), closes every descriptor,
     /// and gives the woken threads a moment to finish.
     fn finish(&mut self) {
+        // An alarm still armed would fire into whatever the process does next.
+        let _ = signals::alarm(Duration::ZERO);
         // Killed children end any pending `wait`, as shut-down sockets end pending receives.
         self.procs.kill_all();
         let pending: Vec<PendingCall<'a>> = self.pending.drain().map(|(_, p)| p).collect();

@@ -481,16 +481,60 @@ fn loops_receive_everything_and_stop_at_the_deadline() {
     let r = run_with(
         "c, s = pair(tcp4)\nsend(c, \"abc\")\nrecv_exact(s, 10) = \"abc\"\n",
         None,
-        Duration::from_millis(300),
+        Duration::from_millis(600),
     );
     let f = fails_at(&r, 3);
     assert!(
         f.hint
             .as_deref()
             .unwrap()
-            .starts_with("timed out after 3 of 10 bytes"),
+            .starts_with("never returned: timed out after 3 of 10 bytes"),
         "{f:?}"
     );
+}
+
+#[test]
+fn a_pending_call_still_blocked_at_the_deadline_fails_as_never_returned() {
+    let r = run_with(
+        "c, s = pair(tcp4)\nr = recv(s, 10) blocks\nawait r = \"x\"\n",
+        None,
+        Duration::from_millis(400),
+    );
+    assert_eq!(r.end.outcome, Outcome::Fail, "{:?}", r.end);
+    let m = r.end.message.as_deref().unwrap();
+    assert!(
+        m.starts_with("line 5: never returned: expected it to return \"x\""),
+        "{m}"
+    );
+    assert_eq!(r.records[2].result, "still blocked at the case deadline");
+}
+
+#[test]
+fn a_sleep_past_the_deadline_is_an_error_not_a_passing_zero() {
+    let started = Instant::now();
+    let r = run_with("sleep(100000s)\n", None, Duration::from_millis(300));
+    assert_eq!(r.end.outcome, Outcome::Error, "{:?}", r.end);
+    let m = r.end.message.as_deref().unwrap();
+    assert!(
+        m.contains("could not be judged: `sleep(100000s)` would end after the case deadline"),
+        "{m}"
+    );
+    // Refused at once, not slept out to the deadline and then passed.
+    assert!(started.elapsed() < Duration::from_millis(300));
+}
+
+#[test]
+fn a_loop_still_moving_data_at_the_deadline_is_an_error() {
+    // The peer keeps sending, so the receive loop is working when the deadline cuts it.
+    let r = run_with(
+        "c, s = pair(tcp4)\nsend(c, \"abc\")\nrecv_exact(s, 10) = \"abc\"\n",
+        None,
+        Duration::from_millis(100),
+    );
+    assert_eq!(r.end.outcome, Outcome::Error, "{:?}", r.end);
+    assert!(r.end.message.as_deref().unwrap().contains(
+        "could not be judged: the case deadline passed while the loop was still moving data"
+    ));
 }
 
 #[test]

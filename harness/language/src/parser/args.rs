@@ -1057,6 +1057,9 @@ impl Parser<'_> {
             ArgKind::Func(f, args) if f == "abstract" => {
                 AddrMatch::Abstract(self.path_like(arg, args, "abstract", "abstract(\"name\")"))
             }
+            ArgKind::Func(f, args) if f == "rawpath" => {
+                AddrMatch::RawPath(self.path_like(arg, args, "rawpath", "rawpath(\"path\")"))
+            }
             _ => self.wrong(
                 arg,
                 "an address",

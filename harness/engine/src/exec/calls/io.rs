@@ -608,6 +608,18 @@ fn sendmsg(
     cvt(unsafe { libc::sendmsg(fd, &msg, flags) } as i64)
 }
 
+/// A loop that moved data less than this before the deadline cut it was still working: the
+/// cut is the deadline's (an ERROR), not a peer or kernel that stopped (a FAIL). Loopback
+/// moves a buffer's worth in microseconds; a quarter second without a byte is a stall even on
+/// a machine whose two cores are shared by eight builds (their scheduling gaps are tens of ms).
+pub(crate) const STALL: Duration = Duration::from_millis(250);
+
+/// Records that a loop stopped at the deadline, having last moved data at `last_progress`.
+fn cut_at_deadline(o: &mut Observed, what: String, last_progress: Instant, deadline: Instant) {
+    o.timed_out = Some(what);
+    o.moving_at_deadline = deadline.saturating_duration_since(last_progress) < STALL;
+}
+
 /// Waits until `fd` reports one of `events` or the deadline passes; `Ok(false)` on timeout.
 fn wait_fd(fd: RawFd, events: i16, deadline: Instant) -> Result<bool, i32> {
     loop {
@@ -641,11 +653,13 @@ fn recv_loop(o: &mut Observed, fd: RawFd, max: usize, delim: Option<&Vec<u8>>, d
         Some(d) => got.len() >= max || (!d.is_empty() && got.ends_with(d)),
         None => got.len() >= max,
     };
+    let mut last_progress = Instant::now();
     while !done(&got) {
         match wait_fd(fd, libc::POLLIN, deadline) {
             Ok(true) => {}
             Ok(false) => {
-                o.timed_out = Some(format!("timed out after {} of {max} bytes", got.len()));
+                let what = format!("timed out after {} of {max} bytes", got.len());
+                cut_at_deadline(o, what, last_progress, deadline);
                 break;
             }
             Err(e) => {
@@ -689,7 +703,10 @@ fn recv_loop(o: &mut Observed, fd: RawFd, max: usize, delim: Option<&Vec<u8>>, d
         let r = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), want, libc::MSG_DONTWAIT) };
         match cvt(r as i64) {
             Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n as usize]),
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n as usize]);
+                last_progress = Instant::now();
+            }
             Err(libc::EAGAIN | libc::EINTR) => continue,
             Err(e) => {
                 o.ret = Err(e);
@@ -706,11 +723,13 @@ fn recv_loop(o: &mut Observed, fd: RawFd, max: usize, delim: Option<&Vec<u8>>, d
 /// then sends what the socket takes without blocking.
 fn send_all(o: &mut Observed, fd: RawFd, data: &[u8], deadline: Instant) {
     let mut sent = 0usize;
+    let mut last_progress = Instant::now();
     while sent < data.len() {
         match wait_fd(fd, libc::POLLOUT, deadline) {
             Ok(true) => {}
             Ok(false) => {
-                o.timed_out = Some(format!("timed out after {sent} of {} bytes", data.len()));
+                let what = format!("timed out after {sent} of {} bytes", data.len());
+                cut_at_deadline(o, what, last_progress, deadline);
                 break;
             }
             Err(e) => {
@@ -722,7 +741,10 @@ fn send_all(o: &mut Observed, fd: RawFd, data: &[u8], deadline: Instant) {
         // SAFETY: `rest` is readable for its length.
         let r = unsafe { libc::send(fd, rest.as_ptr().cast(), rest.len(), libc::MSG_DONTWAIT) };
         match cvt(r as i64) {
-            Ok(n) => sent += n as usize,
+            Ok(n) => {
+                sent += n as usize;
+                last_progress = Instant::now();
+            }
             Err(libc::EAGAIN | libc::EINTR) => continue,
             Err(e) => {
                 o.ret = Err(e);
@@ -742,14 +764,16 @@ fn send_recv(o: &mut Observed, fd: RawFd, data: &[u8], len: usize, deadline: Ins
     let mut sent = 0usize;
     let mut got: Vec<u8> = Vec::with_capacity(len);
     let mut buf = vec![0u8; 64 * 1024];
+    let mut last_progress = Instant::now();
     while got.len() < len {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            o.timed_out = Some(format!(
+            let what = format!(
                 "timed out after sending {sent} of {} bytes and receiving {} of {len}",
                 data.len(),
                 got.len()
-            ));
+            );
+            cut_at_deadline(o, what, last_progress, deadline);
             break;
         }
         let mut events = libc::POLLIN;
@@ -784,7 +808,10 @@ fn send_recv(o: &mut Observed, fd: RawFd, data: &[u8], len: usize, deadline: Ins
                 )
             };
             match cvt(r as i64) {
-                Ok(n) => sent += n as usize,
+                Ok(n) => {
+                    sent += n as usize;
+                    last_progress = Instant::now();
+                }
                 Err(libc::EAGAIN | libc::EINTR) => {}
                 Err(e) => {
                     o.ret = Err(e);
@@ -800,7 +827,10 @@ fn send_recv(o: &mut Observed, fd: RawFd, data: &[u8], len: usize, deadline: Ins
             let r = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), want, libc::MSG_DONTWAIT) };
             match cvt(r as i64) {
                 Ok(0) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n as usize]),
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n as usize]);
+                    last_progress = Instant::now();
+                }
                 Err(libc::EAGAIN | libc::EINTR) => {}
                 Err(e) => {
                     o.ret = Err(e);
@@ -828,7 +858,8 @@ fn send_until_stalled(o: &mut Observed, fd: RawFd, stall: Duration, max: usize, 
     while sent < max {
         let now = Instant::now();
         if now >= deadline {
-            o.timed_out = Some(format!("still sending at the deadline after {sent} bytes"));
+            let what = format!("still sending at the deadline after {sent} bytes");
+            cut_at_deadline(o, what, last_progress, deadline);
             break;
         }
         let until = (last_progress + stall).min(deadline);

@@ -165,11 +165,17 @@ pub(crate) fn prepare(
             // A sleep lets the kernel settle (data to arrive, timers to fire), so a slow
             // machine gets more of it; it never sleeps past the case deadline.
             let scaled = dur.mul_f64(r.ctx.time_scale.max(1.0));
-            let bounded = scaled.min(deadline.saturating_duration_since(Instant::now()));
-            (
-                Call::Sleep(bounded),
-                format!("sleep({})", duration_text(*dur)),
-            )
+            let text = format!("sleep({})", duration_text(*dur));
+            let left = deadline.saturating_duration_since(Instant::now());
+            if scaled > left {
+                // Cutting the sleep short and reporting `= 0` would pass a case that never
+                // waited as long as it says; the deadline is the case's mistake to fix.
+                return Err(HarnessError::PastDeadline {
+                    call: text,
+                    left: format!("{:.2}s", left.as_secs_f64()),
+                });
+            }
+            (Call::Sleep(scaled), text)
         }
         _ => return Err(wrong_family(op, "readiness")),
     })

@@ -2,6 +2,7 @@
 //! Moving bytes: the send and receive calls, `read`, `write` and the engine's loops.
 
 use crate::ast::*;
+use crate::diag::Mistake;
 use crate::span::Span;
 use crate::symbols::Category;
 
@@ -132,11 +133,33 @@ impl Parser<'_> {
         };
         let (mut flags, mut addr, mut rights, mut creds) =
             (Flags::default(), None, Vec::new(), false);
+        // A second `rights=` once replaced the first without a word; each keyed argument and
+        // `creds` may now be given once, and a repeat is an error.
+        let (mut seen_to, mut seen_rights) = (false, false);
         for arg in &args[2..] {
+            let name = match &arg.kind {
+                ArgKind::Keyed(k, _) if k == "to" => Some(("to", &mut seen_to)),
+                ArgKind::Keyed(k, _) if k == "rights" => Some(("rights", &mut seen_rights)),
+                ArgKind::Name(n) if n == "creds" => Some(("creds", &mut creds)),
+                _ => None,
+            };
+            if let Some((name, seen)) = name {
+                if *seen {
+                    self.push(
+                        Mistake::DuplicateArgument {
+                            call: "sendmsg",
+                            name,
+                        },
+                        arg.span,
+                    );
+                    continue;
+                }
+                *seen = true;
+            }
             match &arg.kind {
                 ArgKind::Keyed(k, v) if k == "to" => addr = Some(self.addr(v)),
                 ArgKind::Keyed(k, v) if k == "rights" => rights = self.handles(v),
-                ArgKind::Name(n) if n == "creds" => creds = true,
+                ArgKind::Name(n) if n == "creds" => {}
                 ArgKind::Keyed(..) => {
                     self.wrong(arg, "`to=ADDR`, `rights=[h, ...]` or `creds`", None, ());
                 }

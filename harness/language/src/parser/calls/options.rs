@@ -113,8 +113,24 @@ mod tests {
             matches!(op("ioctl(s, SIOCOUTQ)"), Op::Ioctl { ref req, .. } if req.name == "SIOCOUTQ")
         );
         assert!(
-            matches!(op("signal(SIGPIPE, ignore)"), Op::Signal { ref action, .. } if action.name == "ignore")
+            matches!(op("signal(SIGPIPE, ignore)"), Op::Signal { ref action, restart: true, .. } if action.name == "ignore")
         );
+        assert!(matches!(
+            op("sigaction(SIGALRM, count, 0)"),
+            Op::Signal { restart: false, .. }
+        ));
+        assert!(matches!(
+            op("sigaction(SIGALRM, count, SA_RESTART)"),
+            Op::Signal { restart: true, .. }
+        ));
+        assert!(
+            matches!(op("alarm(100ms)"), Op::Alarm { dur } if dur == std::time::Duration::from_millis(100))
+        );
+        assert_eq!(
+            codes("sigaction(SIGALRM, count, SA_NODEFER)\n"),
+            vec!["wrong-argument"]
+        );
+        assert_eq!(codes("pending(s)\n"), vec!["not-pending"]);
         assert!(
             matches!(op("shutdown(s, SHUT_WR)"), Op::Shutdown { ref how, .. } if how.name == "SHUT_WR")
         );

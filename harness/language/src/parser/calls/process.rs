@@ -9,11 +9,53 @@ use crate::symbols::Category;
 use crate::parser::args::{Arg, ArgKind};
 use crate::parser::{closest, Parser};
 
-/// `signal(SIGNAL, ignore|default|count)`.
+/// `signal(SIGNAL, ignore|default|count)`: glibc's `signal()` installs with `SA_RESTART`.
 pub(crate) fn signal(p: &mut Parser<'_>, args: &[Arg], _call_span: Span) -> Op {
     Op::Signal {
         sig: p.sym(&args[0], Category::Signal),
         action: p.sym(&args[1], Category::SignalAction),
+        restart: true,
+    }
+}
+
+/// `sigaction(SIGNAL, ignore|default|count, 0|SA_RESTART)`.
+pub(crate) fn sigaction(p: &mut Parser<'_>, args: &[Arg], _call_span: Span) -> Op {
+    let restart = match &args[2].kind {
+        ArgKind::Name(n) if n == "SA_RESTART" => true,
+        ArgKind::Num { .. } if p.int(&args[2]) == 0 => false,
+        _ => p.wrong(
+            &args[2],
+            "`0` or `SA_RESTART`",
+            Some("the sa_flags: `SA_RESTART` restarts a call the handler interrupted".into()),
+            false,
+        ),
+    };
+    Op::Signal {
+        sig: p.sym(&args[0], Category::Signal),
+        action: p.sym(&args[1], Category::SignalAction),
+        restart,
+    }
+}
+
+/// `alarm(DURATION)`.
+pub(crate) fn alarm(p: &mut Parser<'_>, args: &[Arg], _call_span: Span) -> Op {
+    Op::Alarm {
+        dur: p.duration(&args[0]),
+    }
+}
+
+/// `pthread_kill(r, SIGNAL)`: `r` names a pending call.
+pub(crate) fn pthread_kill(p: &mut Parser<'_>, args: &[Arg], _call_span: Span) -> Op {
+    Op::PthreadKill {
+        call: p.pending_call(&args[0]),
+        sig: p.sym(&args[1], Category::Signal),
+    }
+}
+
+/// `pending(r)`: `r` names a pending call.
+pub(crate) fn still_pending(p: &mut Parser<'_>, args: &[Arg], _call_span: Span) -> Op {
+    Op::StillPending {
+        call: p.pending_call(&args[0]),
     }
 }
 
@@ -43,6 +85,38 @@ pub(crate) fn children(_p: &mut Parser<'_>, _args: &[Arg], _call_span: Span) -> 
 }
 
 impl Parser<'_> {
+    /// The name of a call started with `blocks` and not yet awaited.
+    pub(crate) fn pending_call(&mut self, arg: &Arg) -> Ident {
+        let ArgKind::Name(n) = &arg.kind else {
+            return self.wrong(
+                arg,
+                "the name of a pending call",
+                Some("a call started with `r = recv(s, 10) blocks` is named `r`".into()),
+                Ident {
+                    name: String::new(),
+                    span: arg.span,
+                },
+            );
+        };
+        if !self.pending.iter().any(|p| &p.name == n) && !self.poisoned.contains(n) {
+            let pending: Vec<String> = self.pending.iter().map(|p| p.name.clone()).collect();
+            let suggestion = closest(n, pending.iter().map(String::as_str));
+            self.push(
+                Mistake::NotPending {
+                    name: n.clone(),
+                    is_handle: self.handles.contains(n),
+                    suggestion,
+                    pending,
+                },
+                arg.span,
+            );
+        }
+        Ident {
+            name: n.clone(),
+            span: arg.span,
+        }
+    }
+
     /// `spawn(["prog", "arg", fd(h)], stdin=h, stdout=h, stderr=h)`.
     pub(crate) fn spawn(&mut self, args: &[Arg]) -> Op {
         let argv = match &args[0].kind {
