@@ -29,9 +29,14 @@ fn outcome_code(outcome: Outcome) -> &'static str {
 pub fn render_summary(report: &RunReport, color: bool) -> String {
     let mut out = String::new();
     let env = &report.environment;
+    let under = env
+        .runtime
+        .as_ref()
+        .map(|r| format!(" under {}", r.describe()))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "sockspec {} on {} {} ({}), isolation {}",
+        "sockspec {} on {} {} ({}){under}, isolation {}",
         env.tool_version, env.os, env.kernel_release, env.arch, env.isolation
     );
     let counts = total_counts(report);
