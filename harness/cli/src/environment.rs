@@ -28,25 +28,67 @@ pub fn read_sysctl(name: &str) -> Option<String> {
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// The effective capabilities of this process, by name.
+/// Linux's capabilities by bit number (`linux/capability.h`, 0 to 40).
+const CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The effective capabilities this process actually holds (`CapEff` in /proc/self/status),
+/// by name. Root does not imply them: runsc, for one, drops CAP_NET_RAW by default.
 pub fn capabilities() -> Vec<String> {
-    const NAMES: &[(u32, &str)] = &[
-        (10, "CAP_NET_BIND_SERVICE"),
-        (12, "CAP_NET_ADMIN"),
-        (13, "CAP_NET_RAW"),
-        (21, "CAP_SYS_ADMIN"),
-        (6, "CAP_SETGID"),
-        (7, "CAP_SETUID"),
-        (5, "CAP_KILL"),
-    ];
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    effective_capabilities(&status)
+}
+
+fn effective_capabilities(status: &str) -> Vec<String> {
     let bits = status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         .unwrap_or(0);
-    NAMES
+    CAPABILITIES
         .iter()
+        .enumerate()
         .filter(|(bit, _)| bits & (1 << bit) != 0)
         .map(|(_, n)| n.to_string())
         .collect()
@@ -365,6 +407,17 @@ mod tests {
             identify(&um).map(|r| r.name),
             Some("user-mode-linux".into())
         );
+    }
+
+    #[test]
+    fn capabilities_are_the_effective_set_by_name() {
+        // runsc's default set: everything up to CAP_AUDIT_READ but CAP_NET_RAW (bit 13).
+        let caps = effective_capabilities("CapInh:\t0000003fffffdfff\nCapEff:\t0000003fffffdfff\n");
+        assert_eq!(caps.len(), 37);
+        assert!(caps.iter().any(|c| c == "CAP_NET_ADMIN"));
+        assert!(!caps.iter().any(|c| c == "CAP_NET_RAW"));
+        assert!(effective_capabilities("CapEff:\t0000000000002000\n") == ["CAP_NET_RAW"]);
+        assert!(effective_capabilities("").is_empty());
     }
 
     #[test]
