@@ -195,13 +195,13 @@ pub(crate) enum Prepared {
     Gethostname(usize),
     /// `dir_entries()`: the case's private directory.
     DirEntries(std::path::PathBuf),
-    /// `wait(p)`: the pidfd of a spawned child.
+    /// `wait(p)`: a spawned child.
     Wait {
-        pidfd: RawFd,
+        child: super::process::Target,
     },
     /// `kill(p, SIG)`.
     Kill {
-        pidfd: RawFd,
+        child: super::process::Target,
         sig: i32,
     },
     /// `children()`.
@@ -581,8 +581,8 @@ pub(crate) fn perform(call: &Prepared, deadline: Instant) -> Observed {
             }
             Err(e) => o.ret = Err(e.raw_os_error().unwrap_or(libc::EIO)),
         },
-        Prepared::Wait { pidfd } => super::process::wait(&mut o, *pidfd, deadline),
-        Prepared::Kill { pidfd, sig } => super::process::kill(&mut o, *pidfd, *sig),
+        Prepared::Wait { child } => super::process::wait(&mut o, *child, deadline),
+        Prepared::Kill { child, sig } => super::process::kill(&mut o, *child, *sig),
         Prepared::Children => super::process::children(&mut o),
         Prepared::Chmod(p, mode) => {
             // SAFETY: `p` is a NUL-terminated path.
