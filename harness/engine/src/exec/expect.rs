@@ -50,8 +50,8 @@ fn compare<T: Ord>(a: T, op: CmpOp, b: T) -> bool {
 }
 
 fn read_sysctl_int(ctx: &Context, name: &str) -> Result<Vec<i64>, HarnessError> {
-    let text = (ctx.facts.sysctl)(name)
-        .ok_or_else(|| HarnessError::Other(format!("cannot read sysctl `{name}`")))?;
+    let text =
+        (ctx.facts.sysctl)(name).ok_or_else(|| HarnessError::MissingSysctl(name.to_string()))?;
     let values: Vec<i64> = text
         .split_whitespace()
         .filter_map(|w| w.parse().ok())

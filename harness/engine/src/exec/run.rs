@@ -235,6 +235,19 @@ impl<'a> Run<'a> {
         step: &Step,
         e: HarnessError,
     ) -> (StepRecord, Flow) {
+        if let HarnessError::MissingSysctl(_) = e {
+            rec.status = StepStatus::Error;
+            rec.result = e.to_string();
+            let message = format!("{e} (line {})", rec.line);
+            return (
+                rec,
+                Flow::Stop(CaseEnd {
+                    outcome: Outcome::Skip,
+                    message: Some(message),
+                    failure: None,
+                }),
+            );
+        }
         rec.status = StepStatus::Error;
         rec.result = format!("harness error: {e}");
         let expected = rec

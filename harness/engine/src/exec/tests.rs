@@ -658,3 +658,32 @@ fn a_lookup_reports_its_hostent_or_h_errno() {
     assert!(f.actual.contains("h_errno HOST_NOT_FOUND"), "{f:#?}");
     assert!(r.records[0].result.starts_with("= 0x") || r.records[0].result.starts_with("= -"));
 }
+
+#[test]
+fn a_condition_on_a_sysctl_the_kernel_lacks_skips_the_case_saying_which() {
+    let r = run(
+        "s = socket(INET, STREAM) = ok\n  when sysctl(net.sockspec.no_such_sysctl) != 0 = -1 EPERM because \"never\"\nclose(s) = ok\n",
+        None,
+    );
+    assert_eq!(r.end.outcome, Outcome::Skip, "{:#?}", r.end);
+    let message = r.end.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("needs sysctl `net.sockspec.no_such_sysctl`")
+            && message.contains("line 3"),
+        "{message}"
+    );
+    assert!(r.end.failure.is_none());
+}
+
+#[test]
+fn bindv6only_is_derived_from_the_default_of_ipv6_v6only() {
+    // What gVisor lacks in /proc/sys is read through its effect; where both exist they agree.
+    let Some(derived) = super::context::derived_sysctl("net.ipv6.bindv6only") else {
+        return; // no IPv6 sockets here: nothing to derive from.
+    };
+    if let Ok(file) = std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only") {
+        assert_eq!(derived, file.trim());
+    }
+    assert!(derived == "0" || derived == "1", "{derived}");
+    assert_eq!(super::context::derived_sysctl("net.core.somaxconn"), None);
+}
