@@ -173,7 +173,7 @@ pub(crate) enum Mistake {
     },
     #[error("`{call}` in a case without `needs isolation`")]
     NeedsIsolation { call: &'static str },
-    #[error("`require` does not apply to `{call}`")]
+    #[error("`require` does not apply to `{call}` without an expectation")]
     RequireOnlyTc { call: &'static str },
     #[error("`require` without a reason")]
     RequireWithoutReason,
@@ -331,7 +331,7 @@ impl Mistake {
             Mistake::NeedsIsolation { .. } => {
                 "changes the machine unless the case has namespaces of its own".into()
             }
-            Mistake::RequireOnlyTc { .. } => "expected `tc(...)`".into(),
+            Mistake::RequireOnlyTc { .. } => "expected `tc(...)` or `= EXPECTATION`".into(),
             Mistake::RequireWithoutReason => "expected `because \"...\"` here".into(),
         }
     }
@@ -440,7 +440,7 @@ impl Mistake {
                     .into(),
             ),
             Mistake::RequireOnlyTc { call } => {
-                Some(format!("only a `tc(...)` set-up step can skip the case; write `{call}(...)` as a plain statement"))
+                Some(format!("only a `tc(...)` set-up step can skip the case on its own failure; say which result `{call}(...)` must give (`require {call}(...) = … because \"…\"`), or write it as a plain statement"))
             }
             Mistake::RequireWithoutReason => {
                 Some("say what the environment lacks when it fails, e.g. `because \"needs sch_tbf\"`".into())

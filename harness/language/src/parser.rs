@@ -1336,7 +1336,8 @@ impl<'s> Parser<'s> {
         ))
     }
 
-    /// `require tc(...) because "needs sch_tbf"`: the call, then its mandatory reason.
+    /// `require tc(...) because "needs sch_tbf"` or `require CALL = EXPECTATION because "…"`:
+    /// the call, its expectation (any call but `tc`), then the mandatory reason.
     fn require_line(&mut self, cur: &mut Cursor) -> PResult<Step> {
         let start = cur.here().start;
         cur.next();
@@ -1355,7 +1356,18 @@ impl<'s> Parser<'s> {
             return self.fail(Mistake::UnknownCall { name, suggestion }, name_span);
         };
         let op = self.op(spec, &args, call_span)?;
-        if !matches!(op, Op::Tc { .. }) {
+        let is_tc = matches!(op, Op::Tc { .. });
+        let expect = match cur.peek() {
+            Some(Tok::Eq) if !is_tc => {
+                cur.next();
+                Some(ExpectClause {
+                    default: self.expect(cur, ctx_of(&op))?,
+                    when: Vec::new(),
+                })
+            }
+            _ => None,
+        };
+        if !is_tc && expect.is_none() {
             return self.fail(Mistake::RequireOnlyTc { call: spec.name }, call_span);
         }
         let reason = match cur.eat_name("because") {
@@ -1373,6 +1385,7 @@ impl<'s> Parser<'s> {
                     span: call_span,
                     op,
                 },
+                expect,
                 reason,
             },
         })
@@ -4600,6 +4613,38 @@ mod tests {
     }
 
     #[test]
+    fn require_an_option_to_take_effect() {
+        let s = last(
+            "require getsockopt(s, SOL_SOCKET, SO_RCVLOWAT) = 30 because \"needs SO_RCVLOWAT\"\n",
+        );
+        match s {
+            StepKind::Require {
+                expect: Some(clause),
+                reason,
+                ..
+            } => {
+                assert_eq!(reason, "needs SO_RCVLOWAT");
+                assert_eq!(clause.default.alternatives.len(), 1);
+            }
+            other => panic!("not a requirement with an expectation: {other:?}"),
+        }
+        let codes = |body: &str| -> Vec<&'static str> {
+            match parse("t.sock", &format!("{HEAD}{body}")) {
+                Ok(_) => Vec::new(),
+                Err(d) => d.iter().map(|d| d.code).collect(),
+            }
+        };
+        assert_eq!(
+            codes("require getsockopt(s, SOL_SOCKET, SO_RCVLOWAT) = 30\n"),
+            vec!["missing-reason"]
+        );
+        assert_eq!(
+            codes("require getsockopt(s, SOL_SOCKET, SO_RCVLOWAT) because \"x\"\n"),
+            vec!["require-only-tc"]
+        );
+    }
+
+    #[test]
     fn tc_and_require() {
         let isolated = |body: &str| format!("case \"t\"\nneeds isolation\n{body}");
         let codes_of = |src: &str| -> Vec<&'static str> {
@@ -4616,7 +4661,7 @@ mod tests {
         )
         .unwrap();
         match &s.steps[0].kind {
-            StepKind::Require { call, reason } => {
+            StepKind::Require { call, reason, .. } => {
                 assert_eq!(reason, "needs clsact");
                 assert!(
                     matches!(&call.op, Op::Tc { args, .. } if args == &["qdisc", "add", "dev", "lo", "clsact"])

@@ -124,6 +124,22 @@ fn skip_if_unsupported(flow: Flow, record: &StepRecord, reason: &str) -> Flow {
     }
 }
 
+/// A `require CALL = EXPECTATION` step whose result differs ends the case as skipped with the
+/// case's reason and what came instead; a harness error stands.
+fn skip_if_different(flow: Flow, record: &StepRecord, reason: &str) -> Flow {
+    match flow {
+        Flow::Stop(end) if end.outcome == Outcome::Fail => Flow::Stop(CaseEnd {
+            outcome: Outcome::Skip,
+            message: Some(format!(
+                "{reason} (line {} gave `{}`)",
+                record.line, record.result
+            )),
+            failure: None,
+        }),
+        flow => flow,
+    }
+}
+
 fn flags_of(alt_mods: &[Modifier]) -> Option<&Vec<Ident>> {
     alt_mods.iter().find_map(|m| match m {
         Modifier::Rights(ids) => Some(ids),
@@ -174,9 +190,23 @@ impl<'a> Run<'a> {
                 StepKind::Await { name, expect } => {
                     self.await_step(index, step, name, expect.as_ref())
                 }
-                StepKind::Require { call, reason } => {
+                StepKind::Require {
+                    call,
+                    expect: None,
+                    reason,
+                } => {
                     let (record, flow) = self.call_step(index, step, &[], call, None, false);
                     let flow = skip_if_unsupported(flow, &record, reason);
+                    (record, flow)
+                }
+                StepKind::Require {
+                    call,
+                    expect: Some(clause),
+                    reason,
+                } => {
+                    let (record, flow) =
+                        self.call_step(index, step, &[], call, Some(clause), false);
+                    let flow = skip_if_different(flow, &record, reason);
                     (record, flow)
                 }
             };

@@ -687,3 +687,18 @@ fn bindv6only_is_derived_from_the_default_of_ipv6_v6only() {
     assert!(derived == "0" || derived == "1", "{derived}");
     assert_eq!(super::context::derived_sysctl("net.core.somaxconn"), None);
 }
+
+#[test]
+fn require_with_an_expectation_skips_when_the_result_differs_and_goes_on_when_it_matches() {
+    let body = "s = socket(INET, STREAM) = ok\nsetsockopt(s, SOL_SOCKET, SO_RCVLOWAT, 30) = 0\nrequire getsockopt(s, SOL_SOCKET, SO_RCVLOWAT) = WANT because \"needs SO_RCVLOWAT to take effect\"\nclose(s) = 0\n";
+    passes(&run(&body.replace("WANT", "30"), None));
+    let r = run(&body.replace("WANT", "31"), None);
+    assert_eq!(r.end.outcome, Outcome::Skip, "{:#?}", r.end);
+    let message = r.end.message.as_deref().unwrap_or_default();
+    assert!(
+        message == "needs SO_RCVLOWAT to take effect (line 5 gave `= 30`)",
+        "{message}"
+    );
+    // The case stops there: the close after it never ran.
+    assert_eq!(r.records.len(), 3);
+}
