@@ -19,7 +19,7 @@ use std::os::fd::RawFd;
 use socket2::{SockAddr, SockAddrStorage};
 
 use super::addr::Addr;
-use super::call::Observed;
+use super::observed::Observed;
 
 /// The size of the buffer the engine passes: a whole `sockaddr_storage`.
 pub(crate) const STORAGE_LEN: usize = std::mem::size_of::<SockAddrStorage>();

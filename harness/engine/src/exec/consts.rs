@@ -137,6 +137,15 @@ pub(crate) fn value(category: Category, name: &str) -> Option<i64> {
             "IPPROTO_UDP" => libc::IPPROTO_UDP.into(),
             _ => return None,
         },
+        _ => return value_rest(category, &name),
+    };
+    Some(v)
+}
+
+/// The second half of [`value`]: options, descriptors, signals, C types and the rest.
+fn value_rest(category: Category, name: &str) -> Option<i64> {
+    let name = name.to_string();
+    let v: i64 = match category {
         Category::SockOpt => sockopt_value(&name)?.into(),
         Category::FcntlCmd => match name.as_str() {
             "F_GETFL" => libc::F_GETFL.into(),
@@ -229,6 +238,7 @@ pub(crate) fn value(category: Category, name: &str) -> Option<i64> {
             "S_IFIFO" => libc::S_IFIFO.into(),
             _ => return None,
         },
+        _ => return None,
     };
     Some(v)
 }

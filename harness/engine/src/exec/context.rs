@@ -141,12 +141,54 @@ pub enum HarnessError {
     NotPending(String),
     #[error("pair() needs a flavour: name one (`pair(tcp4)`) or give the case `flavours`")]
     NoFlavour,
+    #[error("the thread running `{0}` panicked")]
+    Panicked(String),
+    /// The dispatcher routed an op to a family that does not own it.
+    #[error("{op} is not a call of the {family} family: this is the engine's mistake")]
+    WrongFamily { op: String, family: &'static str },
+    #[error("handle `{0}` has no port")]
+    NoPort(String),
+    #[error("handle `{0}` has no local address yet (bind, connect or listen it first)")]
+    NoLocalAddr(String),
+    #[error("there is no server under test: `server` and `server_fact` belong to grading suites")]
+    NoServer,
+    #[error("the suite has no service `{0}`")]
+    NoService(String),
+    /// Scenario text bound for a C string; the field is the text as the message shows it.
+    #[error("{0} contains a NUL byte")]
+    NulByte(String),
+    #[error("no size known for `{0}`")]
+    NoSize(String),
+    #[error("fd_set `{0}` is not declared (FD_ZERO it first)")]
+    UndeclaredFdSet(String),
     /// A condition needs a sysctl this kernel does not have and that cannot be derived: the
     /// case is skipped, since the expectation it decides cannot be chosen here.
     #[error("needs sysctl `{0}`, which this kernel does not have")]
-    MissingSysctl(String),
-    #[error("the thread running `{0}` panicked")]
-    Panicked(String),
+    Sysctl(String),
+    #[error("sysctl `{name}` is `{text}`, not a number")]
+    SysctlNotANumber { name: String, text: String },
+    #[error("signal {sig}: {source}")]
+    BadSignal {
+        sig: i32,
+        #[source]
+        source: nix::errno::Errno,
+    },
+    #[error("cannot set the disposition of {signal}: {source}")]
+    Disposition {
+        signal: nix::sys::signal::Signal,
+        #[source]
+        source: nix::errno::Errno,
+    },
+    #[error("the thread for `{0}` did not start")]
+    ThreadDidNotStart(String),
+    #[error("`{0}` neither returned nor went to sleep in the kernel before the case deadline")]
+    NeverSlept(String),
+    #[error("`{0}` was still pending at the case deadline")]
+    StillPending(String),
+    /// A call that would change or read the machine outside the case's own namespaces and
+    /// files; the message says what and how to allow it.
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Other(String),
 }

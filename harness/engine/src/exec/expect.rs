@@ -11,10 +11,11 @@ use sockspec_lang::{
 
 use super::addr::{is_autobound, v4, v6, Addr, AddrStyle};
 use super::bytes::{first_difference, materialize};
-use super::call::{Observed, OptKind, OptVal};
+use super::calls::options::{opt_kind, OptKind};
 use super::consts::{errno_name, errno_text, flags_text};
-use super::prepare::{opt_kind, sym};
+use super::observed::{Observed, OptVal};
 use super::render::measured;
+use super::resolve::sym;
 use super::signals::{self, Snapshot};
 use super::table::Table;
 use super::{Context, HarnessError};
@@ -50,16 +51,16 @@ fn compare<T: Ord>(a: T, op: CmpOp, b: T) -> bool {
 }
 
 fn read_sysctl_int(ctx: &Context, name: &str) -> Result<Vec<i64>, HarnessError> {
-    let text =
-        (ctx.facts.sysctl)(name).ok_or_else(|| HarnessError::MissingSysctl(name.to_string()))?;
+    let text = (ctx.facts.sysctl)(name).ok_or_else(|| HarnessError::Sysctl(name.to_string()))?;
     let values: Vec<i64> = text
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect();
     if values.is_empty() {
-        return Err(HarnessError::Other(format!(
-            "sysctl `{name}` is `{text}`, not a number"
-        )));
+        return Err(HarnessError::SysctlNotANumber {
+            name: name.to_string(),
+            text,
+        });
     }
     Ok(values)
 }
@@ -555,7 +556,7 @@ impl Judge<'_> {
                 }
                 Some(n) => (!int_matches(im, n.into())).then(|| format!("addrlen is {n}")),
             },
-            Modifier::Hostent(c) => super::names::check(c, o)?,
+            Modifier::Hostent(c) => super::calls::names::check(c, o)?,
         })
     }
 
@@ -595,7 +596,7 @@ impl Judge<'_> {
             (AddrMatch::Autobound, Addr::Abstract(n)) => is_autobound(n),
             (AddrMatch::None, Addr::None) => true,
             (AddrMatch::Server(name), _) => {
-                super::prepare::server_addr(self.ctx, name.as_deref())? == *a
+                super::resolve::server_addr(self.ctx, name.as_deref())? == *a
             }
             _ => false,
         };

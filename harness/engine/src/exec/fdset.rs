@@ -1,4 +1,5 @@
-//! Named `fd_set`s with C semantics: `FD_ZERO(rs)`, `FD_SET(h, rs)`, `FD_CLR(h, rs)`,
+//! Named `fd_set`s with C semantics, as the case keeps them (the readiness family runs the
+//! macros on them): `FD_ZERO(rs)`, `FD_SET(h, rs)`, `FD_CLR(h, rs)`,
 //! `FD_ISSET(h, rs)` run the libc crate's versions of the macros on a real `fd_set` the case
 //! keeps, and `select(rs, …)` passes that set and stores what the kernel rewrote in place.
 //!
@@ -8,10 +9,8 @@
 use std::collections::HashMap;
 use std::os::fd::RawFd;
 
-use sockspec_lang::{Ident, Op, SetArg};
+use sockspec_lang::Ident;
 
-use super::call::Observed;
-use super::table::{Table, CLOSED_FD};
 use super::HarnessError;
 
 /// The case's fd_sets by name.
@@ -53,6 +52,19 @@ impl FdSets {
             .ok_or_else(|| unknown(id))
     }
 
+    /// `FD_ZERO(name)`: declares the set, or empties it.
+    pub(crate) fn zero(&mut self, name: &str) {
+        self.sets.insert(name.to_string(), empty());
+    }
+
+    /// A declared set, to change in place.
+    pub(crate) fn get_mut(&mut self, id: &Ident) -> Result<&mut libc::fd_set, HarnessError> {
+        self.sets
+            .get_mut(&id.name)
+            .map(|s| &mut **s)
+            .ok_or_else(|| unknown(id))
+    }
+
     /// Replaces a set's content with the descriptors select left in it.
     pub(crate) fn store(&mut self, name: &str, fds: &[RawFd]) {
         let mut set = empty();
@@ -65,112 +77,5 @@ impl FdSets {
 }
 
 fn unknown(id: &Ident) -> HarnessError {
-    HarnessError::Other(format!(
-        "fd_set `{}` is not declared (FD_ZERO it first)",
-        id.name
-    ))
-}
-
-/// `rs={b=fd4, fd7}`: a set's members, named by the handles that own them now.
-pub(crate) fn shown(table: &Table, name: &str, fds: &[RawFd]) -> String {
-    let items: Vec<String> = fds
-        .iter()
-        .map(|fd| match table.name_of(*fd) {
-            Some(h) => format!("{h}=fd{fd}"),
-            None => format!("fd{fd}"),
-        })
-        .collect();
-    format!("{name}={{{}}}", items.join(", "))
-}
-
-/// The descriptor of a handle for an FD_* macro: closed handles have no number any more, and
-/// glibc aborts on numbers at or above FD_SETSIZE, so both are the scenario's mistake.
-fn number(table: &Table, id: &Ident) -> Result<RawFd, HarnessError> {
-    let fd = table.fd(id)?;
-    if fd == CLOSED_FD {
-        return Err(HarnessError::Other(format!(
-            "`{}` is closed: it has no descriptor number to put in an fd_set",
-            id.name
-        )));
-    }
-    if fd >= libc::FD_SETSIZE as RawFd {
-        return Err(HarnessError::Other(format!(
-            "`{}` is fd {fd}, beyond FD_SETSIZE ({})",
-            id.name,
-            libc::FD_SETSIZE
-        )));
-    }
-    Ok(fd)
-}
-
-/// Runs `FD_ZERO`, `FD_SET`, `FD_CLR` or `FD_ISSET` on the case's sets; returns what the
-/// call gave (FD_ISSET: 1 or 0; the others: 0), the transcript text and the handles touched.
-pub(crate) fn perform(
-    op: &Op,
-    table: &mut Table,
-) -> Result<(Observed, String, Vec<String>), HarnessError> {
-    let (set, fd) = match op {
-        Op::FdZero { set } => (set, None),
-        Op::FdSet { fd, set } | Op::FdClr { fd, set } | Op::FdIsset { fd, set } => (set, Some(fd)),
-        _ => return Err(HarnessError::Other("not an FD_* macro".into())),
-    };
-    if let Op::FdZero { .. } = op {
-        table.sets.sets.insert(set.name.clone(), empty());
-        let mut o = Observed::new(Ok(0));
-        o.note = Some(shown(table, &set.name, &[]));
-        return Ok((o, format!("FD_ZERO({})", set.name), Vec::new()));
-    }
-    let Some(id) = fd else {
-        return Err(HarnessError::Other("an FD_* macro needs a handle".into()));
-    };
-    let n = number(table, id)?;
-    let s = table
-        .sets
-        .sets
-        .get_mut(&set.name)
-        .ok_or_else(|| unknown(set))?;
-    let (name, ret) = match op {
-        Op::FdSet { .. } => {
-            // SAFETY: `n` is below FD_SETSIZE and `s` is a valid fd_set.
-            unsafe { libc::FD_SET(n, &mut **s) };
-            ("FD_SET", 0)
-        }
-        Op::FdClr { .. } => {
-            // SAFETY: as above.
-            unsafe { libc::FD_CLR(n, &mut **s) };
-            ("FD_CLR", 0)
-        }
-        // SAFETY: as above.
-        _ => ("FD_ISSET", i64::from(unsafe { libc::FD_ISSET(n, &**s) })),
-    };
-    let after = members(s);
-    let mut o = Observed::new(Ok(ret));
-    o.note = Some(shown(table, &set.name, &after));
-    Ok((
-        o,
-        format!("{name}({}=fd{n}, {})", id.name, set.name),
-        vec![id.name.clone()],
-    ))
-}
-
-/// After a successful select, stores the rewritten sets into the named ones it was given.
-pub(crate) fn write_back(op: &Op, o: &Observed, table: &mut Table) {
-    let (
-        Op::Select {
-            read,
-            write,
-            except,
-            ..
-        },
-        Ok(_),
-        Some(after),
-    ) = (op, &o.ret, &o.fd_sets)
-    else {
-        return;
-    };
-    for (arg, fds) in [read, write, except].into_iter().zip(after) {
-        if let SetArg::Named(id) = arg {
-            table.sets.store(&id.name, fds);
-        }
-    }
+    HarnessError::UndeclaredFdSet(id.name.clone())
 }

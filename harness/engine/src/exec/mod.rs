@@ -1,29 +1,32 @@
 //! Executes the steps of one scenario in this process, against the kernel, and records the
 //! transcript.
 //!
-//! Data flow: [`execute`] walks the steps; each call is resolved against the handle table
-//! (`prepare`), performed (`call`, on this thread or on a thread of its own for `blocks`),
-//! applied to the table (new handles, local addresses) and checked (`expect`); every step
-//! is reported as an [`Event`] before and after it runs.
+//! Data flow: [`execute`] walks the steps; `dispatch` routes each call to its family under
+//! `calls/`, which resolves it against the handle table (`prepare`, built from `resolve`),
+//! performs it (`perform`, on this thread or on a thread of its own for `blocks`) and writes
+//! its result (`render`); the step loop applies it to the table (new handles, local
+//! addresses) and checks it (`expect`); every step is reported as an [`Event`] before and
+//! after it runs. `sys` is the one FFI idiom and `observed` what a call returned; both are
+//! leaves every family uses.
 
 mod addr;
 mod addrlen;
 mod bytes;
-mod call;
+mod calls;
 mod consts;
 mod content;
 mod context;
+mod dispatch;
 mod expect;
 mod fdset;
-mod names;
+mod observed;
 mod pending;
-mod prepare;
-mod process;
 mod render;
+mod resolve;
 mod run;
 mod signals;
+mod sys;
 mod table;
-mod tc;
 #[cfg(test)]
 mod tests;
 

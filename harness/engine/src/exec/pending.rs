@@ -10,7 +10,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::call::{perform, Observed, Prepared};
+use super::dispatch::{perform, Prepared};
+use super::observed::Observed;
 use super::signals;
 use super::HarnessError;
 
@@ -56,23 +57,6 @@ fn gettid() -> i32 {
     unsafe { libc::gettid() }
 }
 
-fn fds_of(call: &Prepared) -> Vec<RawFd> {
-    match call {
-        Prepared::Accept { fd, .. }
-        | Prepared::Connect { fd, .. }
-        | Prepared::Send { fd, .. }
-        | Prepared::Sendmsg { fd, .. }
-        | Prepared::Recv { fd, .. }
-        | Prepared::RecvExact { fd, .. }
-        | Prepared::RecvUntil { fd, .. }
-        | Prepared::SendAll { fd, .. }
-        | Prepared::Write { fd, .. } => vec![*fd],
-        Prepared::Poll { fds, .. } => fds.iter().map(|(_, fd, _)| *fd).collect(),
-        Prepared::Select { sets, .. } => sets.iter().flatten().map(|(_, fd)| *fd).collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn panicked(name: &str, thread: Option<JoinHandle<()>>) -> HarnessError {
     if let Some(t) = thread {
         let _ = t.join();
@@ -88,7 +72,7 @@ pub(crate) fn start(
     settle: Duration,
     deadline: Instant,
 ) -> Result<Started, HarnessError> {
-    let fds = fds_of(&call);
+    let fds = call.fds();
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name(format!("sockspec-{name}"))
@@ -105,9 +89,7 @@ pub(crate) fn start(
         Ok(Msg::Tid(t)) => t,
         Ok(Msg::Done(o)) => return Ok(Started::Returned(o)),
         Err(RecvTimeoutError::Timeout) => {
-            return Err(HarnessError::Other(format!(
-                "the thread for `{name}` did not start"
-            )))
+            return Err(HarnessError::ThreadDidNotStart(name.to_string()))
         }
         Err(RecvTimeoutError::Disconnected) => return Err(panicked(name, Some(thread))),
     };
@@ -135,9 +117,7 @@ pub(crate) fn start(
             asleep_since = None;
         }
         if now >= deadline {
-            return Err(HarnessError::Other(format!(
-                "`{name}` neither returned nor went to sleep in the kernel before the case deadline"
-            )));
+            return Err(HarnessError::NeverSlept(name.to_string()));
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -157,9 +137,7 @@ impl Pending {
                 }
                 Ok(Msg::Tid(_)) => continue,
                 Err(RecvTimeoutError::Timeout) => {
-                    return Err(HarnessError::Other(format!(
-                        "`{name}` was still pending at the case deadline"
-                    )))
+                    return Err(HarnessError::StillPending(name.to_string()))
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(panicked(name, self.thread.take()))

@@ -15,13 +15,15 @@ use sockspec_reports::{Bytes, Failure, Outcome, StepRecord, StepStatus};
 
 use super::addr::{Addr, AddrStyle};
 use super::bytes::materialize;
-use super::call::{perform, Observed, Prepared};
+use super::calls::process::{resolve_spawn, Procs};
+use super::calls::sockets::Call as SocketCall;
 use super::consts::errno_name;
+use super::dispatch::{self, perform, route, Performer, Prepared};
 use super::expect::{choose, Judge, Verdict};
+use super::observed::Observed;
 use super::pending::{self, Pending, Started, SETTLE};
-use super::prepare::{sym, Resolver};
-use super::process::{resolve_spawn, Procs};
 use super::render::result_text;
+use super::resolve::{sym, Resolver};
 use super::signals::{self, Snapshot};
 use super::table::{Table, CLOSED_FD};
 use super::{CaseEnd, Context, Event, HarnessError};
@@ -111,7 +113,7 @@ fn skip_if_unsupported(flow: Flow, record: &StepRecord, reason: &str) -> Flow {
                 && record
                     .errno
                     .as_deref()
-                    .is_some_and(|e| super::tc::UNSUPPORTED.contains(&e)) =>
+                    .is_some_and(|e| super::calls::tc::UNSUPPORTED.contains(&e)) =>
         {
             let detail = record.note.as_deref().unwrap_or(record.result.as_str());
             Flow::Stop(CaseEnd {
@@ -265,7 +267,7 @@ impl<'a> Run<'a> {
         step: &Step,
         e: HarnessError,
     ) -> (StepRecord, Flow) {
-        if let HarnessError::MissingSysctl(_) = e {
+        if let HarnessError::Sysctl(_) = e {
             rec.status = StepStatus::Error;
             rec.result = e.to_string();
             let message = format!("{e} (line {})", rec.line);
@@ -328,18 +330,8 @@ impl<'a> Run<'a> {
             Ok(e) => e,
             Err(e) => return self.harness_error(rec, step, e),
         };
-        let special = matches!(
-            call.op,
-            Op::Pair { .. }
-                | Op::Close { .. }
-                | Op::Signal { .. }
-                | Op::FdZero { .. }
-                | Op::FdSet { .. }
-                | Op::FdClr { .. }
-                | Op::FdIsset { .. }
-                | Op::Spawn { .. }
-        );
-        if blocks && special {
+        let performer = route(&call.op).performer;
+        if blocks && performer == Performer::Runner {
             return self.harness_error(
                 rec,
                 step,
@@ -363,7 +355,10 @@ impl<'a> Run<'a> {
                     } else {
                         format!("fd{raw}")
                     };
-                    let o = perform(&Prepared::Close { fd: raw }, self.ctx.deadline);
+                    let o = perform(
+                        &Prepared::Sockets(SocketCall::Close { fd: raw }),
+                        self.ctx.deadline,
+                    );
                     (
                         o,
                         format!("close({}={shown})", fd.name),
@@ -386,7 +381,7 @@ impl<'a> Run<'a> {
                 )
             }
             op @ (Op::FdZero { .. } | Op::FdSet { .. } | Op::FdClr { .. } | Op::FdIsset { .. }) => {
-                match super::fdset::perform(op, &mut self.table) {
+                match super::calls::readiness::fd_macro(op, &mut self.table) {
                     Ok(done) => done,
                     Err(e) => return self.harness_error(rec, step, e),
                 }
@@ -410,9 +405,9 @@ impl<'a> Run<'a> {
                     table: &self.table,
                     abstract_prefix: &self.abstract_prefix,
                 };
-                let prepared = match op {
-                    Op::Wait { .. } | Op::Kill { .. } | Op::Children => self.procs.prepare(op),
-                    _ => resolver.prepare(op, self.ctx.deadline),
+                let prepared = match performer {
+                    Performer::Procs => dispatch::prepare_process(&self.procs, op),
+                    _ => dispatch::prepare(&resolver, op, self.ctx.deadline),
                 };
                 let res = match prepared {
                     Ok(r) => r,
@@ -658,7 +653,7 @@ impl<'a> Run<'a> {
             | Op::Sendto { sock, .. }
             | Op::Sendmsg { sock, .. }
             | Op::Send { sock, .. } => self.refresh_local(&sock.name),
-            Op::Select { .. } => super::fdset::write_back(op, obs, &mut self.table),
+            Op::Select { .. } => super::calls::readiness::write_back(op, obs, &mut self.table),
             _ => {}
         }
     }
@@ -686,7 +681,10 @@ impl<'a> Run<'a> {
         if fd == CLOSED_FD {
             return;
         }
-        let o = perform(&Prepared::Getsockname { fd }, self.ctx.deadline);
+        let o = perform(
+            &Prepared::Sockets(SocketCall::Getsockname { fd }),
+            self.ctx.deadline,
+        );
         if let (Ok(_), Some(a)) = (o.ret, o.addr) {
             self.table.set_local(name, a);
         }
@@ -715,11 +713,36 @@ impl<'a> Run<'a> {
         (o, text)
     }
 
+    /// The address `pair()` binds one of its sockets to: loopback port 0, or a name of the
+    /// case's own (`pair-N-ROLE`) in its private directory or abstract namespace.
+    fn pair_addr(&self, flavour: Flavour, n: u32, role: &str) -> Addr {
+        use Flavour::*;
+        let base = format!("pair-{n}-{role}");
+        match flavour {
+            Tcp4 | Udp4 => super::addr::v4([127, 0, 0, 1], 0),
+            Tcp6 | Udp6 => super::addr::v6([0, 0, 0, 0, 0, 0, 0, 1], 0),
+            UnixStreamAbstract | UnixDgramAbstract | UnixSeqpacketAbstract => {
+                Addr::Abstract(format!("{}{base}", self.abstract_prefix).into_bytes())
+            }
+            _ => {
+                use std::os::unix::ffi::OsStrExt;
+                Addr::Path(
+                    self.ctx
+                        .private_dir
+                        .join(base)
+                        .as_os_str()
+                        .as_bytes()
+                        .to_vec(),
+                )
+            }
+        }
+    }
+
     fn build_pair(&self, flavour: Flavour, n: u32) -> Result<Vec<OwnedFd>, (&'static str, i32)> {
         use Flavour::*;
         let deadline = self.ctx.deadline;
-        let run = |what: &'static str, call: Prepared| -> Result<Observed, (&'static str, i32)> {
-            let o = perform(&call, deadline);
+        let run = |what: &'static str, call: SocketCall| -> Result<Observed, (&'static str, i32)> {
+            let o = perform(&Prepared::Sockets(call), deadline);
             match o.ret {
                 Ok(_) => Ok(o),
                 Err(e) => Err((what, e)),
@@ -735,27 +758,7 @@ impl<'a> Run<'a> {
             "DGRAM" => libc::SOCK_DGRAM,
             _ => libc::SOCK_SEQPACKET,
         };
-        let name = |role: &str| -> Addr {
-            let base = format!("pair-{n}-{role}");
-            match flavour {
-                Tcp4 | Udp4 => super::addr::v4([127, 0, 0, 1], 0),
-                Tcp6 | Udp6 => super::addr::v6([0, 0, 0, 0, 0, 0, 0, 1], 0),
-                UnixStreamAbstract | UnixDgramAbstract | UnixSeqpacketAbstract => {
-                    Addr::Abstract(format!("{}{base}", self.abstract_prefix).into_bytes())
-                }
-                _ => {
-                    use std::os::unix::ffi::OsStrExt;
-                    Addr::Path(
-                        self.ctx
-                            .private_dir
-                            .join(base)
-                            .as_os_str()
-                            .as_bytes()
-                            .to_vec(),
-                    )
-                }
-            }
-        };
+        let name = |role: &str| self.pair_addr(flavour, n, role);
         let encode = |a: &Addr| {
             a.encode()
                 .map_err(|_| ("encoding an address", libc::EINVAL))
@@ -763,7 +766,7 @@ impl<'a> Run<'a> {
         let socket = |what| -> Result<OwnedFd, (&'static str, i32)> {
             Ok(run(
                 what,
-                Prepared::Socket {
+                SocketCall::Socket {
                     domain,
                     ty,
                     proto: 0,
@@ -773,13 +776,16 @@ impl<'a> Run<'a> {
             .remove(0))
         };
         let local = |fd: &OwnedFd| -> Result<socket2::SockAddr, (&'static str, i32)> {
-            let o = run("getsockname", Prepared::Getsockname { fd: fd.as_raw_fd() })?;
+            let o = run(
+                "getsockname",
+                SocketCall::Getsockname { fd: fd.as_raw_fd() },
+            )?;
             encode(o.addr.as_ref().unwrap_or(&Addr::None))
         };
         match flavour {
             UnixStreamPair | UnixDgramPair | UnixSeqpacketPair => Ok(run(
                 "socketpair",
-                Prepared::Socketpair {
+                SocketCall::Socketpair {
                     domain,
                     ty,
                     proto: 0,
@@ -795,14 +801,14 @@ impl<'a> Run<'a> {
                 let l = socket("socket (listener)")?;
                 run(
                     "bind (listener)",
-                    Prepared::Bind {
+                    SocketCall::Bind {
                         fd: l.as_raw_fd(),
                         addr: encode(&name("listener"))?,
                     },
                 )?;
                 run(
                     "listen",
-                    Prepared::Listen {
+                    SocketCall::Listen {
                         fd: l.as_raw_fd(),
                         backlog: 1,
                     },
@@ -811,14 +817,14 @@ impl<'a> Run<'a> {
                 let c = socket("socket (client)")?;
                 run(
                     "connect",
-                    Prepared::Connect {
+                    SocketCall::Connect {
                         fd: c.as_raw_fd(),
                         addr: at,
                     },
                 )?;
                 let s = run(
                     "accept",
-                    Prepared::Accept {
+                    SocketCall::Accept {
                         fd: l.as_raw_fd(),
                         flags: 0,
                         addrlen: None,
@@ -833,7 +839,7 @@ impl<'a> Run<'a> {
                 let a = socket("socket (a)")?;
                 run(
                     "bind (a)",
-                    Prepared::Bind {
+                    SocketCall::Bind {
                         fd: a.as_raw_fd(),
                         addr: encode(&name("a"))?,
                     },
@@ -841,7 +847,7 @@ impl<'a> Run<'a> {
                 let b = socket("socket (b)")?;
                 run(
                     "bind (b)",
-                    Prepared::Bind {
+                    SocketCall::Bind {
                         fd: b.as_raw_fd(),
                         addr: encode(&name("b"))?,
                     },
@@ -849,14 +855,14 @@ impl<'a> Run<'a> {
                 let (at, bt) = (local(&a)?, local(&b)?);
                 run(
                     "connect (a to b)",
-                    Prepared::Connect {
+                    SocketCall::Connect {
                         fd: a.as_raw_fd(),
                         addr: bt,
                     },
                 )?;
                 run(
                     "connect (b to a)",
-                    Prepared::Connect {
+                    SocketCall::Connect {
                         fd: b.as_raw_fd(),
                         addr: at,
                     },

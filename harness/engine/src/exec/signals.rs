@@ -60,8 +60,7 @@ pub(crate) fn install_defaults() -> Result<(), HarnessError> {
 
 /// Sets the disposition of `sig` to one of the `ACTION_*` codes.
 pub(crate) fn set(sig: i32, action: i64) -> Result<(), HarnessError> {
-    let signal =
-        Signal::try_from(sig).map_err(|e| HarnessError::Other(format!("signal {sig}: {e}")))?;
+    let signal = Signal::try_from(sig).map_err(|source| HarnessError::BadSignal { sig, source })?;
     let handler = match action {
         ACTION_IGNORE => SigHandler::SigIgn,
         ACTION_DEFAULT => SigHandler::SigDfl,
@@ -76,7 +75,7 @@ pub(crate) fn set(sig: i32, action: i64) -> Result<(), HarnessError> {
     // SAFETY: the handler only performs an atomic increment, which is async-signal-safe.
     unsafe { signal::sigaction(signal, &act) }
         .map(|_| ())
-        .map_err(|e| HarnessError::Other(format!("cannot set the disposition of {signal}: {e}")))
+        .map_err(|source| HarnessError::Disposition { signal, source })
 }
 
 /// Blocks the process-directed signals in the calling thread, so that SIGURG and SIGIO are

@@ -47,12 +47,9 @@ impl Table {
             .handles
             .get(&id.name)
             .ok_or_else(|| HarnessError::Unbound(id.name.clone()))?;
-        h.local.as_ref().ok_or_else(|| {
-            HarnessError::Other(format!(
-                "handle `{}` has no local address yet (bind, connect or listen it first)",
-                id.name
-            ))
-        })
+        h.local
+            .as_ref()
+            .ok_or_else(|| HarnessError::NoLocalAddr(id.name.clone()))
     }
 
     pub(crate) fn set_local(&mut self, name: &str, addr: Addr) {

@@ -17,12 +17,13 @@ use std::path::{Component, Path, PathBuf};
 use sockspec_lang::symbols::Category;
 use sockspec_lang::{HostAddr, HostentCheck, Op};
 
-use super::addr::Addr;
-use super::bytes::{materialize, quote};
-use super::call::{Observed, Prepared};
-use super::consts::name_of;
-use super::prepare::{sym, Resolver};
-use super::HarnessError;
+use crate::exec::addr::{Addr, AddrStyle};
+use crate::exec::bytes::{materialize, quote};
+use crate::exec::consts::name_of;
+use crate::exec::observed::{Hostent, Lookup, Observed};
+use crate::exec::resolve::{sym, Resolver};
+use crate::exec::sys::{cvt, errno};
+use crate::exec::HarnessError;
 use crate::sandbox;
 
 /// `NETDB_INTERNAL` of <netdb.h>: the lookup failed for a reason glibc left in `errno`.
@@ -35,9 +36,12 @@ const MAX_HOSTADDR_LEN: u64 = 1024;
 /// The file glibc's `sethostid` writes and `gethostid` reads first (`HOSTIDFILE`).
 const HOSTID_FILE: &str = "/etc/hostid";
 
-/// A call of this module with its arguments resolved.
+/// A call of this family with its arguments resolved.
 #[derive(Debug)]
-pub(crate) enum NamesCall {
+pub(crate) enum Call {
+    Getservbyname(CString, CString),
+    Getservbyport(i64, CString),
+    Gethostname(usize),
     Sethostname(Vec<u8>),
     MountTmpfs(PathBuf),
     WriteFile(CString, Vec<u8>),
@@ -54,23 +58,6 @@ pub(crate) enum NamesCall {
     },
 }
 
-/// A `struct hostent` copied out of the C library's static storage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Hostent {
-    pub name: Vec<u8>,
-    pub aliases: Vec<Vec<u8>>,
-    pub addrtype: i32,
-    pub length: i32,
-    pub addrs: Vec<Vec<u8>>,
-}
-
-/// What a resolver call gave: a hostent, or NULL with `h_errno`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Lookup {
-    Found(Hostent),
-    Null { h_errno: i32 },
-}
-
 extern "C" {
     // glibc's resolver entry points and h_errno, which the libc crate does not bind on Linux.
     fn gethostbyname(name: *const libc::c_char) -> *mut libc::hostent;
@@ -84,16 +71,12 @@ extern "C" {
 }
 
 fn cstring(text: &[u8]) -> Result<CString, HarnessError> {
-    CString::new(text).map_err(|_| {
-        HarnessError::Other(format!(
-            "{} contains a NUL byte",
-            String::from_utf8_lossy(text)
-        ))
-    })
+    CString::new(text)
+        .map_err(|_| HarnessError::NulByte(String::from_utf8_lossy(text).into_owned()))
 }
 
 fn refuse(text: String) -> HarnessError {
-    HarnessError::Other(text)
+    HarnessError::Refused(text)
 }
 
 /// An absolute path without `..`, so `starts_with` says where it really is.
@@ -113,7 +96,7 @@ impl Resolver<'_> {
                 "files are named `path(\"x\")` or `rawpath(\"…\")`".into(),
             ));
         };
-        let style = super::addr::AddrStyle {
+        let style = AddrStyle {
             private_dir: &self.ctx.private_dir,
             abstract_prefix: self.abstract_prefix,
         };
@@ -139,8 +122,24 @@ impl Resolver<'_> {
     }
 
     /// Resolves the calls of this module; refuses those that would change the machine.
-    pub(crate) fn prepare_names(&self, op: &Op) -> Result<(Prepared, String), HarnessError> {
+    fn prepare_names(&self, op: &Op) -> Result<(Call, String), HarnessError> {
         let call = match op {
+            Op::Getservbyname { name, proto } => (
+                Call::Getservbyname(
+                    crate::exec::resolve::cstring(name)?,
+                    crate::exec::resolve::cstring(proto)?,
+                ),
+                format!("getservbyname({name:?}, {proto:?})"),
+            ),
+            Op::Getservbyport { port, proto } => (
+                Call::Getservbyport(*port, crate::exec::resolve::cstring(proto)?),
+                format!("getservbyport({port}, {proto:?})"),
+            ),
+            Op::Gethostname { len } => {
+                // 256 is more than any host name Linux allows (HOST_NAME_MAX is 64).
+                let n = len.unwrap_or(256) as usize;
+                (Call::Gethostname(n), format!("gethostname({n})"))
+            }
             Op::Sethostname { name } => {
                 if !sandbox::owns_namespaces() {
                     return Err(refuse(format!(
@@ -150,10 +149,7 @@ impl Resolver<'_> {
                     )));
                 }
                 let text = format!("sethostname({name:?})");
-                return Ok((
-                    Prepared::Names(NamesCall::Sethostname(name.as_bytes().to_vec())),
-                    text,
-                ));
+                return Ok((Call::Sethostname(name.as_bytes().to_vec()), text));
             }
             Op::MountTmpfs { path } => {
                 let (p, t) = self.names_path(path)?;
@@ -168,7 +164,7 @@ impl Resolver<'_> {
                          has no mount namespace of its own (it needs `needs isolation`)"
                     )));
                 }
-                (NamesCall::MountTmpfs(p), format!("mount_tmpfs({t})"))
+                (Call::MountTmpfs(p), format!("mount_tmpfs({t})"))
             }
             Op::WriteFile { path, data } => {
                 let (p, t) = self.names_path(path)?;
@@ -176,7 +172,7 @@ impl Resolver<'_> {
                 let bytes = materialize(data);
                 let text = format!("write_file({t}, {})", quote_short(&bytes));
                 (
-                    NamesCall::WriteFile(cstring(p.as_os_str().as_bytes())?, bytes),
+                    Call::WriteFile(cstring(p.as_os_str().as_bytes())?, bytes),
                     text,
                 )
             }
@@ -184,11 +180,11 @@ impl Resolver<'_> {
                 let (p, t) = self.names_path(path)?;
                 self.own_file(&p, &format!("read_file({t}, {len})"))?;
                 (
-                    NamesCall::ReadFile(cstring(p.as_os_str().as_bytes())?, *len as usize),
+                    Call::ReadFile(cstring(p.as_os_str().as_bytes())?, *len as usize),
                     format!("read_file({t}, {len})"),
                 )
             }
-            Op::Gethostid => (NamesCall::Gethostid, "gethostid()".to_string()),
+            Op::Gethostid => (Call::Gethostid, "gethostid()".to_string()),
             Op::Sethostid { id } => {
                 if !sandbox::in_scratch(Path::new(HOSTID_FILE)) {
                     return Err(refuse(format!(
@@ -204,14 +200,14 @@ impl Resolver<'_> {
                 } else {
                     format!("{id:#x}")
                 };
-                (NamesCall::Sethostid(id), format!("sethostid({shown})"))
+                (Call::Sethostid(id), format!("sethostid({shown})"))
             }
             Op::Gethostbyname { name } => (
-                NamesCall::Gethostbyname(cstring(name.as_bytes())?),
+                Call::Gethostbyname(cstring(name.as_bytes())?),
                 format!("gethostbyname({name:?})"),
             ),
             Op::Gethostbyname2 { name, family } => (
-                NamesCall::Gethostbyname2(
+                Call::Gethostbyname2(
                     cstring(name.as_bytes())?,
                     sym(Category::Domain, family)? as i32,
                 ),
@@ -230,7 +226,7 @@ impl Resolver<'_> {
                     bytes.resize(*len as usize, 0);
                 }
                 (
-                    NamesCall::Gethostbyaddr {
+                    Call::Gethostbyaddr {
                         bytes,
                         len: *len as libc::socklen_t,
                         family: sym(Category::Domain, family)? as i32,
@@ -244,7 +240,7 @@ impl Resolver<'_> {
                 ))
             }
         };
-        Ok((Prepared::Names(call.0), call.1))
+        Ok(call)
     }
 }
 
@@ -280,26 +276,58 @@ fn host_addr_text(b: &[u8]) -> String {
     }
 }
 
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+/// Resolves a call of this family; refuses those that would change the machine.
+pub(crate) fn prepare(r: &Resolver, op: &Op) -> Result<(Call, String), HarnessError> {
+    r.prepare_names(op)
 }
 
-fn cvt(r: libc::c_int) -> Result<i64, i32> {
-    if r == -1 {
-        Err(errno())
-    } else {
-        Ok(r.into())
-    }
-}
-
-/// Runs one call of this module.
-pub(crate) fn perform(call: &NamesCall, o: &mut Observed) {
+/// Runs one call of this family.
+pub(crate) fn perform(call: &Call, o: &mut Observed) {
     match call {
-        NamesCall::Sethostname(name) => {
-            // SAFETY: `name` is readable for its length; sethostname takes no NUL.
-            o.ret = cvt(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) });
+        Call::Getservbyname(name, proto) => {
+            // SAFETY: both are NUL-terminated; the result points into libc's static storage
+            // and is read before any other netdb call.
+            let ent = unsafe { libc::getservbyname(name.as_ptr(), proto.as_ptr()) };
+            o.ret = if ent.is_null() {
+                Err(libc::ENOENT)
+            } else {
+                // SAFETY: `ent` is a valid servent; s_port is in network byte order.
+                Ok(i64::from(u16::from_be(unsafe { (*ent).s_port } as u16)))
+            };
         }
-        NamesCall::MountTmpfs(dir) => {
+        Call::Getservbyport(port, proto) => {
+            let net = i32::from((*port as u16).to_be());
+            // SAFETY: `proto` is NUL-terminated; the result is read at once.
+            let ent = unsafe { libc::getservbyport(net, proto.as_ptr()) };
+            if ent.is_null() {
+                o.ret = Err(libc::ENOENT);
+            } else {
+                // SAFETY: s_name is a NUL-terminated string in libc's static storage.
+                let name = unsafe { std::ffi::CStr::from_ptr((*ent).s_name) }
+                    .to_bytes()
+                    .to_vec();
+                o.ret = Ok(name.len() as i64);
+                o.data = Some(name);
+            }
+        }
+        Call::Gethostname(len) => {
+            let mut buf = vec![0u8; *len];
+            // SAFETY: `buf` is valid for writes of `len` bytes.
+            let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+            o.ret = cvt(i64::from(r)).map(|_| {
+                let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+                buf.truncate(end);
+                end as i64
+            });
+            if o.ret.is_ok() {
+                o.data = Some(buf);
+            }
+        }
+        Call::Sethostname(name) => {
+            // SAFETY: `name` is readable for its length; sethostname takes no NUL.
+            o.ret = cvt(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }.into());
+        }
+        Call::MountTmpfs(dir) => {
             o.ret = match sandbox::mount_scratch(dir) {
                 Ok(()) => Ok(0),
                 Err(sandbox::ScratchError::Mount { source, .. }) => Err(source as i32),
@@ -309,9 +337,9 @@ pub(crate) fn perform(call: &NamesCall, o: &mut Observed) {
                 }
             };
         }
-        NamesCall::WriteFile(path, data) => write_file(o, path, data),
-        NamesCall::ReadFile(path, len) => read_file(o, path, *len),
-        NamesCall::Gethostid => {
+        Call::WriteFile(path, data) => write_file(o, path, data),
+        Call::ReadFile(path, len) => read_file(o, path, *len),
+        Call::Gethostid => {
             // SAFETY: gethostid takes no argument and cannot fail.
             let id = unsafe { libc::gethostid() };
             // A C long is 32 bits on some platforms, where the conversion is not a no-op.
@@ -319,19 +347,19 @@ pub(crate) fn perform(call: &NamesCall, o: &mut Observed) {
             let id = i64::from(id);
             o.ret = Ok(id);
         }
-        NamesCall::Sethostid(id) => {
+        Call::Sethostid(id) => {
             // SAFETY: sethostid takes a plain integer.
-            o.ret = cvt(unsafe { libc::sethostid(*id) });
+            o.ret = cvt(unsafe { libc::sethostid(*id) }.into());
         }
-        NamesCall::Gethostbyname(name) => {
+        Call::Gethostbyname(name) => {
             // SAFETY: `name` is NUL-terminated.
             lookup(o, || unsafe { gethostbyname(name.as_ptr()) });
         }
-        NamesCall::Gethostbyname2(name, af) => {
+        Call::Gethostbyname2(name, af) => {
             // SAFETY: `name` is NUL-terminated; `af` is a plain integer.
             lookup(o, || unsafe { gethostbyname2(name.as_ptr(), *af) });
         }
-        NamesCall::Gethostbyaddr { bytes, len, family } => {
+        Call::Gethostbyaddr { bytes, len, family } => {
             // SAFETY: `bytes` holds at least `len` readable bytes (padded when preparing).
             lookup(o, || unsafe {
                 gethostbyaddr(bytes.as_ptr().cast(), *len, *family)
@@ -473,6 +501,27 @@ fn h_errno_text(e: i32) -> String {
 
 /// ` h_name "x" h_aliases [...] …` or ` h_errno HOST_NOT_FOUND`: what the transcript adds
 /// after the result of a resolver call, written as the modifiers that would match it.
+/// What a successful call returned, as a scenario would write it.
+pub(crate) fn render(op: &Op, v: i64, o: &Observed, style: &AddrStyle<'_>) -> String {
+    match op {
+        Op::Gethostbyname { .. } | Op::Gethostbyname2 { .. } | Op::Gethostbyaddr { .. } => o
+            .addr
+            .as_ref()
+            .map_or_else(|| "ok".to_string(), |a| a.render(style)),
+        Op::Gethostid => hostid_text(v),
+        Op::ReadFile { .. } => super::io::received(v, o),
+        _ => v.to_string(),
+    }
+}
+
+/// `read_file` returns the bytes it read, as the receive calls do.
+pub(crate) fn receives(op: &Op) -> super::io::Receives {
+    match op {
+        Op::ReadFile { .. } => super::io::Receives::Data,
+        _ => super::io::Receives::Nothing,
+    }
+}
+
 pub(crate) fn lookup_text(l: &Lookup) -> String {
     match l {
         Lookup::Found(h) => {

@@ -26,15 +26,51 @@ use std::time::{Duration, Instant};
 use sockspec_lang::symbols::Category;
 use sockspec_lang::{ArgvItem, Ident, Op};
 
-use super::call::{Observed, Prepared};
-use super::prepare::{sym, Resolved};
-use super::table::{Table, CLOSED_FD};
-use super::HarnessError;
+use crate::exec::consts::name_of;
+use crate::exec::observed::Observed;
+use crate::exec::resolve::{sym, wrong_family};
+use crate::exec::sys::errno;
+use crate::exec::table::{Table, CLOSED_FD};
+use crate::exec::HarnessError;
 
 /// How long the end of a case waits for a SIGKILLed child to die before leaving it to the
 /// runner (which kills the whole process group). A killed process is gone within
 /// microseconds unless it is stuck in the kernel; a second is far beyond that.
 const REAP_GRACE: Duration = Duration::from_secs(1);
+
+/// `wait`, `kill` and `children()` resolved against the process table.
+#[derive(Debug)]
+pub(crate) enum Call {
+    /// `wait(p)`: a spawned child.
+    Wait { child: Target },
+    /// `kill(p, SIG)`.
+    Kill { child: Target, sig: i32 },
+    /// `children()`.
+    Children,
+}
+
+/// Runs the call; a `wait` never waits past `deadline`.
+pub(crate) fn perform(call: &Call, o: &mut Observed, deadline: Instant) {
+    match call {
+        Call::Wait { child } => wait(o, *child, deadline),
+        Call::Kill { child, sig } => kill(o, *child, *sig),
+        Call::Children => children(o),
+    }
+}
+
+/// What a successful call returned, as a scenario would write it.
+pub(crate) fn render(op: &Op, v: i64, o: &Observed) -> String {
+    match op {
+        Op::Spawn { .. } => format!("pid{v}"),
+        Op::Wait { .. } if o.timed_out.is_some() => "no exit".to_string(),
+        Op::Wait { .. } => match o.exit_signal {
+            Some(sig) => name_of(Category::ProcSignal, sig.into())
+                .map_or_else(|| format!("signal {sig}"), str::to_string),
+            None => v.to_string(),
+        },
+        _ => v.to_string(),
+    }
+}
 
 /// How long a wait without a pidfd sleeps between two `waitpid(WNOHANG)`: a short poll
 /// interval, since there is no descriptor to sleep on; it only bounds how late the end of a
@@ -85,10 +121,6 @@ pub(crate) struct SpawnSpec {
     pub stdio: [Option<RawFd>; 3],
     pub text: String,
     pub handles: Vec<String>,
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 fn pidfd_open(pid: i32) -> Result<OwnedFd, i32> {
@@ -289,38 +321,27 @@ impl Procs {
     }
 
     /// Resolves `wait`, `kill` and `children()`.
-    pub(crate) fn prepare(&self, op: &Op) -> Result<Resolved, HarnessError> {
-        let (call, text, handles) = match op {
+    pub(crate) fn prepare(&self, op: &Op) -> Result<(Call, String), HarnessError> {
+        Ok(match op {
             Op::Wait { proc } => {
                 let c = self.get(proc)?;
                 (
-                    Prepared::Wait { child: c.target() },
+                    Call::Wait { child: c.target() },
                     format!("wait({}=pid{})", proc.name, c.pid),
-                    Vec::new(),
                 )
             }
             Op::Kill { proc, sig: s } => {
                 let c = self.get(proc)?;
                 (
-                    Prepared::Kill {
+                    Call::Kill {
                         child: c.target(),
                         sig: sym(Category::ProcSignal, s)? as i32,
                     },
                     format!("kill({}=pid{}, {})", proc.name, c.pid, s.name),
-                    Vec::new(),
                 )
             }
-            Op::Children => (Prepared::Children, "children()".to_string(), Vec::new()),
-            _ => {
-                return Err(HarnessError::Other(
-                    "not a process call: this is the engine's mistake".into(),
-                ))
-            }
-        };
-        Ok(Resolved {
-            call,
-            text,
-            handles,
+            Op::Children => (Call::Children, "children()".to_string()),
+            _ => return Err(wrong_family(op, "process")),
         })
     }
 

@@ -12,7 +12,11 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::call::Observed;
+use sockspec_lang::Op;
+
+use crate::exec::observed::Observed;
+use crate::exec::resolve::{wrong_family, Resolver};
+use crate::exec::HarnessError;
 
 /// How long one tc command may take before it is killed. A tc command is one netlink request
 /// answered in milliseconds; the margin covers the kernel loading a qdisc module on demand
@@ -40,8 +44,45 @@ const KERNEL_LACKS: [&str; 4] = [
 /// (`ENOENT`) or a kernel without the qdisc, classifier or action (`EOPNOTSUPP`).
 pub(crate) const UNSUPPORTED: [&str; 2] = ["ENOENT", "EOPNOTSUPP"];
 
+/// `tc ARGS`, killed after `limit`.
+#[derive(Debug)]
+pub(crate) struct Call {
+    args: Vec<String>,
+    limit: Duration,
+}
+
+/// Resolves `tc(...)`; refused outside a network namespace of the case's own.
+pub(crate) fn prepare(r: &Resolver, op: &Op) -> Result<(Call, String), HarnessError> {
+    Ok(match op {
+        Op::Tc { args, .. } => {
+            // The host's qdiscs are never touched: tc runs only in a namespace of the
+            // case's own (a grading case shares the server's, so it is refused too), the
+            // same rule the calls of names.rs follow.
+            if !crate::sandbox::owns_namespaces() {
+                return Err(HarnessError::Refused(
+                        "tc() runs only in a case with a network namespace of its own (`needs isolation`)".into(),
+                    ));
+            }
+            let limit = TC_TIMEOUT.mul_f64(r.ctx.time_scale.max(1.0));
+            (
+                Call {
+                    args: args.clone(),
+                    limit,
+                },
+                format!("tc({:?})", args.join(" ")),
+            )
+        }
+        _ => return Err(wrong_family(op, "tc")),
+    })
+}
+
+/// Runs the call, never past `deadline`.
+pub(crate) fn perform(call: &Call, o: &mut Observed, deadline: Instant) {
+    *o = run(&call.args, call.limit, deadline);
+}
+
 /// Runs `tc ARGS` and waits for it until `limit` or `deadline`, whichever comes first.
-pub(crate) fn run(args: &[String], limit: Duration, deadline: Instant) -> Observed {
+fn run(args: &[String], limit: Duration, deadline: Instant) -> Observed {
     let Some(program) = find_tc() else {
         let mut o = Observed::new(Err(libc::ENOENT));
         o.note = Some("no `tc` program (iproute2) on PATH or in /usr/sbin, /sbin".into());
