@@ -875,6 +875,10 @@ pub enum CmpOp {
 pub struct Expect {
     pub alternatives: Vec<Expected>,
     pub took: Option<Window>,
+    /// `within 1s`: an observation (`ioctl`, `getsockopt`) is made again until it gives the
+    /// expected result or this long has passed (scaled): waiting for an asynchronous event
+    /// that has no readiness of its own, by the event itself rather than by a sleep.
+    pub within: Option<Duration>,
     pub span: Span,
 }
 

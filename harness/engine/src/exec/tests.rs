@@ -702,3 +702,19 @@ fn require_with_an_expectation_skips_when_the_result_differs_and_goes_on_when_it
     // The case stops there: the close after it never ran.
     assert_eq!(r.records.len(), 3);
 }
+
+#[test]
+fn within_observes_again_until_the_event_then_judges_the_last_attempt() {
+    // A child writes the 5 bytes 50 ms later: FIONREAD is 0 until they arrive.
+    let r = run(
+        "a, b = pair()\np = spawn([\"sh\", \"-c\", \"sleep 0.05; printf 12345\"], stdout=a) = ok\nioctl(b, FIONREAD) = 5 within 2s\nwait(p) = 0\n",
+        Some("unix-stream-pair"),
+    );
+    passes(&r);
+    let never = run(
+        "a, b = pair()\nioctl(b, FIONREAD) = 5 within 30ms\n",
+        Some("unix-stream-pair"),
+    );
+    let f = fails_at(&never, 2);
+    assert!(f.actual.contains('0'), "{f:#?}");
+}

@@ -152,6 +152,18 @@ impl Parser<'_> {
             if matches!(call.op, Op::Spawn { .. }) {
                 self.check_spawn_expect(&clause.default);
             }
+            if clause.default.within.is_some()
+                && !matches!(call.op, Op::Ioctl { .. } | Op::Getsockopt { .. })
+            {
+                self.push(
+                    Mistake::WrongArgument {
+                        expected: "`within` on `ioctl` or `getsockopt`".into(),
+                        found: format!("`within` on `{}`", spec.name),
+                        help: Some("`within` makes the call again until it matches: only an observation without side effects may be repeated".into()),
+                    },
+                    clause.default.span,
+                );
+            }
             if blocks {
                 self.push(Mistake::BlocksWithExpectation, eq.to(clause.default.span));
             }
@@ -431,6 +443,7 @@ impl Parser<'_> {
                         span: at,
                     }],
                     took: None,
+                    within: None,
                     span: at,
                 },
                 when: Vec::new(),
