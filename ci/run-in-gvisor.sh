@@ -104,7 +104,7 @@ say "guest: runsc ${runsc_flags[*]} do sockspec ${guest_args[*]}"
 t0=$(date +%s)
 set +e
 # What runsc cannot be asked from inside (its version and flags) is handed to sockspec's
-# environment report here; what it can, sockspec finds out itself (see docs/environment.md).
+# environment report here; what it can, sockspec finds out itself (cli/src/environment.rs).
 SOCKSPEC_RUNTIME_VERSION="runsc $version" \
 SOCKSPEC_RUNTIME_FLAGS="${runsc_flags[*]:2}" \
   timeout --kill-after=30 "$guest_timeout" nice -n 10 \
