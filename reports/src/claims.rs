@@ -4,10 +4,15 @@
 //! `refutes`, `partly`). A failed or errored case says nothing about the claim, only that the
 //! case and the kernel disagree, so it leaves the claim `undecided`; so does a claim whose
 //! deciding cases were all skipped or never selected.
+//!
+//! A claim of the register lists its sub-assertions (points), each with the cases deciding
+//! it. Each point is decided by the rule above from its own cases, and the claim from all of
+//! its points ([`combine_points`]): a point that no case decided leaves the claim
+//! `undecided`, never `holds`.
 
 use std::collections::BTreeMap;
 
-use crate::model::{CaseResult, ClaimInfo, ClaimVerdict, Outcome};
+use crate::model::{CaseResult, ClaimInfo, ClaimVerdict, Outcome, PointInfo};
 
 impl From<&ClaimVerdict> for ClaimInfo {
     fn from(v: &ClaimVerdict) -> ClaimInfo {
@@ -17,6 +22,7 @@ impl From<&ClaimVerdict> for ClaimInfo {
             section: v.section.clone(),
             claim: v.claim.clone(),
             explanation: v.explanation.clone(),
+            points: Vec::new(),
         }
     }
 }
@@ -43,7 +49,11 @@ pub fn claim_verdicts(cases: &[CaseResult], register: &[ClaimInfo]) -> Vec<Claim
             let mut names: Vec<String> = links.iter().map(|(c, _)| c.name.clone()).collect();
             names.sort();
             names.dedup();
-            let (verdict, reason) = decide(links);
+            let (verdict, reason) = if info.points.is_empty() {
+                decide(links)
+            } else {
+                decide_points(&info.points, links)
+            };
             ClaimVerdict {
                 id: info.id.clone(),
                 source: info.source.clone(),
@@ -56,6 +66,56 @@ pub fn claim_verdicts(cases: &[CaseResult], register: &[ClaimInfo]) -> Vec<Claim
             }
         })
         .collect()
+}
+
+/// Whether trial `name` (`shutdown/x` or `shutdown/x[tcp4]`) is a trial of case `rel`.
+pub fn is_trial_of(name: &str, rel: &str) -> bool {
+    name.strip_prefix(rel)
+        .is_some_and(|rest| rest.is_empty() || (rest.starts_with('[') && rest.ends_with(']')))
+}
+
+/// A claim's verdict from its points' verdicts: `undecided` when any point is, `holds` or
+/// `does-not-hold` when every point says so, `partly` otherwise.
+pub fn combine_points<'a>(verdicts: impl IntoIterator<Item = &'a str>) -> &'static str {
+    let (mut holds, mut refuted, mut other) = (0, 0, 0);
+    for v in verdicts {
+        match v {
+            "undecided" => return "undecided",
+            "holds" => holds += 1,
+            "does-not-hold" => refuted += 1,
+            _ => other += 1,
+        }
+    }
+    match (holds, refuted, other) {
+        (0, 0, 0) => "undecided",
+        (_, 0, 0) => "holds",
+        (0, _, 0) => "does-not-hold",
+        _ => "partly",
+    }
+}
+
+fn decide_points(
+    points: &[PointInfo],
+    links: &[(&CaseResult, &str)],
+) -> (&'static str, Option<String>) {
+    let mut verdicts = Vec::new();
+    for (n, point) in points.iter().enumerate() {
+        let own: Vec<(&CaseResult, &str)> = links
+            .iter()
+            .filter(|(c, _)| point.cases.iter().any(|rel| is_trial_of(&c.name, rel)))
+            .copied()
+            .collect();
+        let (verdict, reason) = decide(&own);
+        if verdict == "undecided" {
+            let why = reason.unwrap_or_default();
+            return (
+                "undecided",
+                Some(format!("point {} ({}): {why}", n + 1, point.says)),
+            );
+        }
+        verdicts.push(verdict);
+    }
+    (combine_points(verdicts), None)
 }
 
 fn decide(links: &[(&CaseResult, &str)]) -> (&'static str, Option<String>) {
@@ -125,6 +185,7 @@ mod tests {
             section: "1".into(),
             claim: "c".into(),
             explanation: Some("e".into()),
+            points: Vec::new(),
         }
     }
 
@@ -180,5 +241,56 @@ mod tests {
         assert_eq!((v.verdict.as_str(), v.cases.len()), ("undecided", 0));
         let v = verdict(&[linked("a/1", Outcome::Pass, "X", "maybe")], "X");
         assert_eq!(v.verdict, "undecided");
+    }
+
+    fn point(says: &str, cases: &[&str]) -> PointInfo {
+        PointInfo {
+            says: says.into(),
+            cases: cases.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn every_point_must_be_decided_and_the_claim_combines_them() {
+        let mut with_points = info("X");
+        with_points.points = vec![point("a", &["a/1"]), point("b", &["a/2"])];
+        let run = |cases: &[CaseResult]| {
+            claim_verdicts(cases, std::slice::from_ref(&with_points)).remove(0)
+        };
+        let both = [
+            linked("a/1[tcp4]", Outcome::Pass, "X", "holds"),
+            linked("a/2", Outcome::Pass, "X", "holds"),
+        ];
+        assert_eq!(run(&both).verdict, "holds");
+        let mixed = [
+            linked("a/1[tcp4]", Outcome::Pass, "X", "holds"),
+            linked("a/2", Outcome::Pass, "X", "refutes"),
+        ];
+        assert_eq!(run(&mixed).verdict, "partly");
+        // A point whose case did not run leaves the claim undecided, although the other holds.
+        let v = run(&both[..1]);
+        assert_eq!(
+            (v.verdict.as_str(), v.reason.as_deref()),
+            ("undecided", Some("point 2 (b): no deciding case ran"))
+        );
+        // A citing case of another name (a/10) does not decide point a/1.
+        let v = run(&[
+            linked("a/10", Outcome::Pass, "X", "holds"),
+            linked("a/2", Outcome::Pass, "X", "holds"),
+        ]);
+        assert_eq!(v.verdict, "undecided");
+    }
+
+    #[test]
+    fn points_combine_into_one_verdict() {
+        assert_eq!(combine_points(["holds", "holds"]), "holds");
+        assert_eq!(combine_points(["does-not-hold"]), "does-not-hold");
+        assert_eq!(combine_points(["holds", "does-not-hold"]), "partly");
+        assert_eq!(combine_points(["holds", "partly"]), "partly");
+        assert_eq!(combine_points(["holds", "undecided"]), "undecided");
+        assert_eq!(combine_points([]), "undecided");
+        assert!(is_trial_of("a/b[tcp4]", "a/b"));
+        assert!(is_trial_of("a/b", "a/b"));
+        assert!(!is_trial_of("a/bc", "a/b"));
     }
 }

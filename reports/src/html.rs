@@ -169,10 +169,7 @@ fn environment_header(out: &mut String, report: &RunReport) {
     }
     row("CPUs", &env.cpus.to_string());
     row("uid", &env.uid.to_string());
-    let isolation = match &env.isolation_reason {
-        Some(reason) => format!("{} ({reason})", env.isolation),
-        None => env.isolation.clone(),
-    };
+    let isolation = format!("{}{}", env.isolation, crate::model::isolation_why(env));
     row("isolation", &isolation);
     row(
         "capabilities",

@@ -68,11 +68,16 @@ pub struct Environment {
     pub arch: String,
     pub cpus: u32,
     pub uid: u32,
-    /// `netns` (a private network namespace per case), `userns+netns`, or `shared`.
+    /// `netns` (private network, mount, UTS and pid namespaces per case), `userns+netns`,
+    /// `net+uts` (network and UTS only, nothing mounted), or `shared`.
     pub isolation: String,
     /// Why isolation is not in use, when it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation_reason: Option<String>,
+    /// What the isolation probe verified at the chosen level (new namespaces by inode,
+    /// private mounts, a read-only host); empty in shared mode.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub isolation_checks: String,
     /// Effective capabilities of the runner, by name (e.g. `CAP_NET_RAW`).
     #[serde(default)]
     pub capabilities: Vec<String>,
@@ -123,6 +128,24 @@ impl Runtime {
             text.push_str(&format!(" ({f})"));
         }
         text
+    }
+}
+
+/// ` (why a stronger level is not in use; what was verified)` after the isolation level,
+/// for the one-line views of the environment.
+pub fn isolation_why(env: &Environment) -> String {
+    let parts: Vec<&str> = [
+        env.isolation_reason.as_deref(),
+        Some(env.isolation_checks.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| !p.is_empty())
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
     }
 }
 
@@ -308,6 +331,18 @@ pub struct ClaimInfo {
     /// Why the claim does not (fully) hold, shown with such a verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+    /// The claim's sub-assertions and the cases deciding each (`cases/claims.toml`); empty
+    /// for a register without them, whose verdict then comes from every citing case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<PointInfo>,
+}
+
+/// One sub-assertion of a claim and the cases (paths relative to the catalogue, without
+/// `.sock`) that decide it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointInfo {
+    pub says: String,
+    pub cases: Vec<String>,
 }
 
 /// One row of the property table: what a (domain, type) pair offers, as the catalogue found it.
@@ -333,6 +368,19 @@ pub struct Measurement {
     pub min: f64,
     pub max: f64,
     pub samples: u32,
+    /// A confidence interval on the median, when the figure decides a claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
+}
+
+/// A distribution-free confidence interval on a median: two order statistics of the samples
+/// and the probability that the true median lies between them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+    /// The coverage, e.g. 0.96 (at least 0.95 once there are 6 or more samples).
+    pub confidence: f64,
 }
 
 impl RunReport {

@@ -36,8 +36,13 @@ pub fn render_summary(report: &RunReport, color: bool) -> String {
         .unwrap_or_default();
     let _ = writeln!(
         out,
-        "sockspec {} on {} {} ({}){under}, isolation {}",
-        env.tool_version, env.os, env.kernel_release, env.arch, env.isolation
+        "sockspec {} on {} {} ({}){under}, isolation {}{}",
+        env.tool_version,
+        env.os,
+        env.kernel_release,
+        env.arch,
+        env.isolation,
+        crate::model::isolation_why(env)
     );
     let counts = total_counts(report);
     let known = report.cases.iter().filter(|c| is_known(c)).count();

@@ -17,6 +17,7 @@ pub(crate) fn environment() -> Environment {
         uid: 0,
         isolation: "shared".into(),
         isolation_reason: Some("no CAP_SYS_ADMIN".into()),
+        isolation_checks: String::new(),
         capabilities: vec!["CAP_NET_RAW".into()],
         sysctls: BTreeMap::from([("net.core.rmem_default".into(), "212992".into())]),
         command_line: vec!["sockspec".into(), "run".into(), "cases/".into()],
@@ -203,6 +204,11 @@ pub(crate) fn sample_report() -> RunReport {
                 min: 10.0,
                 max: 40.25,
                 samples: 100,
+                interval: Some(crate::model::Interval {
+                    low: 11.0,
+                    high: 14.0,
+                    confidence: 0.96,
+                }),
             },
         )]),
         properties: vec![PropertyRow {

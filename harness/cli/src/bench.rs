@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use sockspec_engine::bench::{self, BenchConfig};
 use sockspec_engine::sandbox::Isolation;
-use sockspec_reports::{ClaimVerdict, Measurement, RunReport};
+use sockspec_reports::{ClaimVerdict, Interval, Measurement, RunReport};
 
 use crate::claims::Register;
 use crate::{catalogue, environment, exit};
@@ -20,8 +20,9 @@ pub const SENDTO_CLAIM: &str = "UDP-CONNECT-09";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Rounds per measurement (median, min and max are reported).
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Rounds per measurement (median, min and max are reported; each ratio gets a
+    /// distribution-free 95% interval on its median, which needs at least 6 rounds).
+    #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: u32,
     /// A short run (fewer round trips and bytes), for a first look.
     #[arg(long)]
@@ -74,15 +75,32 @@ pub fn main(args: BenchArgs) -> ExitCode {
     }
     let ratios = result.ratios();
     println!();
-    for (label, ratio) in &ratios {
-        println!("Unix is {ratio:.2}x as fast as Internet sockets for {label}");
+    for r in &ratios {
+        if let Some(i) = bench::median_interval(&r.samples) {
+            println!(
+                "Unix is {:.2}x as fast as Internet sockets for {} ({:.0}% interval {:.2}–{:.2}, {} paired rounds)",
+                i.median,
+                r.name,
+                i.confidence * 100.0,
+                i.low,
+                i.high,
+                r.samples.len()
+            );
+        }
     }
-    let verdict = bench::verdict(&ratios);
-    let summary = bench::ratio_summary(&ratios);
-    println!("\nclaim {CLAIM} (Unix sockets about twice as fast): {verdict} — {summary}");
-    let (sendto_verdict, sendto_summary) = sendto_findings(&result);
+    let decision = bench::verdict(&ratios);
     println!(
-        "claim {SENDTO_CLAIM} (sendto pays for an internal connect): {sendto_verdict} — {sendto_summary}"
+        "\nclaim {CLAIM} (Unix sockets about twice as fast): {} ({})\n  rule: {}",
+        decision.verdict,
+        decision.because,
+        bench::rule()
+    );
+    let (sendto, sendto_summary) = sendto_findings(&result);
+    println!(
+        "claim {SENDTO_CLAIM} (sendto pays for an internal connect): {} ({}) — {sendto_summary}\n  rule: {}",
+        sendto.verdict,
+        sendto.because,
+        bench::sendto_rule()
     );
 
     if let Some(path) = &args.json {
@@ -102,27 +120,32 @@ pub fn main(args: BenchArgs) -> ExitCode {
 /// the claim's entry when the run already has one.
 pub fn record(report: &mut RunReport, result: &bench::BenchResult, rounds: u32) {
     let ratios = result.ratios();
-    let verdict = bench::verdict(&ratios);
+    let decision = bench::verdict(&ratios);
     let summary = bench::ratio_summary(&ratios);
+    let measured = |s: &bench::Series, interval: bool| Measurement {
+        unit: s.unit.to_string(),
+        median: s.median(),
+        min: s.min(),
+        max: s.max(),
+        samples: s.samples.len() as u32,
+        interval: interval
+            .then(|| bench::median_interval(&s.samples))
+            .flatten()
+            .map(|i| Interval {
+                low: i.low,
+                high: i.high,
+                confidence: i.confidence,
+            }),
+    };
     for s in &result.series {
-        let m = Measurement {
-            unit: s.unit.to_string(),
-            median: s.median(),
-            min: s.min(),
-            max: s.max(),
-            samples: s.samples.len() as u32,
-        };
-        report.measurements.insert(s.name.clone(), m);
+        report
+            .measurements
+            .insert(s.name.clone(), measured(s, false));
     }
-    for (label, r) in &ratios {
-        let m = Measurement {
-            unit: "x".into(),
-            median: *r,
-            min: *r,
-            max: *r,
-            samples: rounds,
-        };
-        report.measurements.insert(format!("ratio {label}"), m);
+    for r in &ratios {
+        report
+            .measurements
+            .insert(format!("ratio {}", r.name), measured(r, true));
     }
     let register =
         Register::load(&catalogue::builtin_root()).unwrap_or(Register { claims: Vec::new() });
@@ -131,26 +154,25 @@ pub fn record(report: &mut RunReport, result: &bench::BenchResult, rounds: u32) 
         id: CLAIM.to_string(),
         source: entry.map(|c| c.source.clone()).unwrap_or_default(),
         section: entry.map(|c| c.section.clone()).unwrap_or_default(),
-        claim: entry.map(|c| c.claim.clone()).unwrap_or_else(|| "Unix sockets are about twice as fast".into()),
-        verdict: verdict.to_string(),
+        claim: entry
+            .map(|c| c.claim.clone())
+            .unwrap_or_else(|| "Unix sockets are about twice as fast".into()),
+        verdict: decision.verdict.to_string(),
         explanation: Some(format!(
-            "measured on loopback (median of {rounds} rounds): {summary}; holds when every ratio is at least 1.5, does not hold when none reaches 1.1"
+            "measured on loopback ({rounds} paired rounds): {summary}; {}; rule: {}",
+            decision.because,
+            bench::rule()
         )),
-        reason: None,
+        reason: (decision.verdict == "undecided").then(|| decision.because.clone()),
         cases: vec!["sockspec bench".to_string()],
     };
     put_claim(report, verdict);
     if let Some(r) = result.sendto_ratios() {
-        let m = Measurement {
-            unit: "x".into(),
-            median: r.median(),
-            min: r.min(),
-            max: r.max(),
-            samples: r.samples.len() as u32,
-        };
-        report.measurements.insert(r.name.clone(), m);
+        report
+            .measurements
+            .insert(r.name.clone(), measured(&r, true));
     }
-    let (sendto_verdict, sendto_summary) = sendto_findings(result);
+    let (sendto, sendto_summary) = sendto_findings(result);
     let entry = register.get(SENDTO_CLAIM);
     put_claim(
         report,
@@ -161,12 +183,13 @@ pub fn record(report: &mut RunReport, result: &bench::BenchResult, rounds: u32) 
             claim: entry.map(|c| c.claim.clone()).unwrap_or_else(|| {
                 "Some kernels connect and disconnect internally on every sendto".into()
             }),
-            verdict: sendto_verdict.to_string(),
+            verdict: sendto.verdict.to_string(),
             explanation: Some(format!(
-                "measured on loopback: {sendto_summary}; Linux has no internal connect (an unconnected sendto looks the route up on each call, a connected socket reuses the one cached at connect), so it holds at most partly: partly when sendto is measurably slower (its extra work is at least {:.0}% of its time), does not hold otherwise",
-                bench::SENDTO_NOISE_SHARE * 100.0
+                "measured on loopback: {sendto_summary}; {}; rule: {}",
+                sendto.because,
+                bench::sendto_rule()
             )),
-            reason: None,
+            reason: (sendto.verdict == "undecided").then(|| sendto.because.clone()),
             cases: vec!["sockspec bench".to_string()],
         },
     );
@@ -181,31 +204,33 @@ fn put_claim(report: &mut RunReport, verdict: ClaimVerdict) {
 }
 
 /// The verdict on the sendto claim and the figures behind it, as one line:
-/// `sendto takes 1.12x the time of a connected send (median of 7 rounds, 1.08x..1.15x): …`.
-pub fn sendto_findings(result: &bench::BenchResult) -> (&'static str, String) {
+/// `an unconnected sendto takes 1.12x the time … (per-round ratios 1.08x..1.15x) …`.
+pub fn sendto_findings(result: &bench::BenchResult) -> (bench::Decision, String) {
     let Some(r) = result.sendto_ratios() else {
-        return ("undecided", "not measured".to_string());
+        return (bench::sendto_verdict(None), "not measured".to_string());
     };
     let (to, connected) = (
         result.get("udp-sendto-ns").map_or(f64::NAN, |s| s.median()),
         result.get("udp-send-ns").map_or(f64::NAN, |s| s.median()),
     );
-    let ratio = r.median();
+    let interval = bench::median_interval(&r.samples);
+    let ratio = interval.map_or(f64::NAN, |i| i.median);
     let summary = format!(
-        "an unconnected sendto takes {ratio:.2}x the time of a send on a connected socket ({to:.0} ns vs {connected:.0} ns per 16-byte datagram; median of {} rounds, per-round ratios {:.2}x..{:.2}x), so connecting saves {:.0}% of the sendto time",
+        "an unconnected sendto takes {ratio:.2}x the time of a send on a connected socket ({to:.0} ns vs {connected:.0} ns per 16-byte datagram; median of {} paired rounds, per-round ratios {:.2}x..{:.2}x), so connecting saves {:.0}% of the sendto time",
         r.samples.len(),
         r.min(),
         r.max(),
         bench::sendto_extra_share(ratio) * 100.0
     );
-    (bench::sendto_verdict(Some(ratio)), summary)
+    (bench::sendto_verdict(interval.as_ref()), summary)
 }
 
 /// A short benchmark for `sockspec run --bench`.
 pub fn quick_config() -> BenchConfig {
     let d = BenchConfig::default();
+    // 7 rounds: the fewest for which min..max is a 95% interval on a median (98.4%).
     BenchConfig {
-        rounds: 5,
+        rounds: 7,
         round_trips: d.round_trips / 5,
         bulk_bytes: d.bulk_bytes / 8,
         datagrams: d.datagrams / 5,

@@ -142,6 +142,7 @@ pub fn collect(
         uid: nix::unistd::getuid().as_raw(),
         isolation: isolation.as_str().to_string(),
         isolation_reason,
+        isolation_checks: String::new(),
         capabilities: capabilities(),
         sysctls,
         command_line: std::env::args().collect(),

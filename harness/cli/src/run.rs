@@ -254,17 +254,30 @@ pub fn execute(plan: RunPlan) -> Result<u8, String> {
         });
     }
     runner::sweep_stale_dirs();
-    let (isolation, reason) = match plan.isolation {
-        Some(mode) if mode == Isolation::Shared || sandbox::probe(&plan.exe, mode) => (mode, None),
-        Some(mode) => {
-            return Err(format!(
-                "isolation `{}` is not available on this machine",
-                mode.as_str()
-            ))
-        }
+    let choice = match plan.isolation {
+        Some(Isolation::Shared) => sandbox::Choice {
+            mode: Isolation::Shared,
+            reason: None,
+            checks: String::new(),
+        },
+        Some(mode) => match sandbox::probe(&plan.exe, mode) {
+            Ok(checks) => sandbox::Choice {
+                mode,
+                reason: None,
+                checks,
+            },
+            Err(why) => {
+                return Err(format!(
+                    "isolation `{}` is not available on this machine: {why}",
+                    mode.as_str()
+                ))
+            }
+        },
         None => sandbox::choose(&plan.exe),
     };
+    let (isolation, reason) = (choice.mode, choice.reason);
     let mut env = environment::collect(isolation, reason.clone(), plan.time_scale);
+    env.isolation_checks = choice.checks;
     if let Some(label) = plan.label {
         env.label = label;
     }

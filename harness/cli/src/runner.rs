@@ -222,6 +222,14 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".to_string())
 }
 
+/// Whether the case starts programs (`spawn`).
+fn spawns(scenario: &sockspec_lang::Scenario) -> bool {
+    scenario.steps.iter().any(|step| {
+        matches!(&step.kind, sockspec_lang::StepKind::Call { call, .. }
+            if matches!(call.op, sockspec_lang::Op::Spawn { .. }))
+    })
+}
+
 /// Why a case cannot run here, if it cannot.
 fn unmet_need(spec: &TrialSpec, opts: &RunOptions) -> Option<String> {
     for need in &spec.case.scenario.meta.needs {
@@ -248,6 +256,13 @@ fn unmet_need(spec: &TrialSpec, opts: &RunOptions) -> Option<String> {
         if missing.is_some() {
             return missing;
         }
+    }
+    if opts.root && !opts.isolation.is_isolated() && spawns(&spec.case.scenario) {
+        return Some(format!(
+            "spawns programs, which would run as root over the host's writable files: isolation \
+             `{}` gives no read-only view of the host",
+            opts.isolation.as_str()
+        ));
     }
     let uses_v6 = spec.flavour.is_some_and(|f| f.domain() == "INET6");
     if uses_v6 && !opts.ipv6 {
@@ -330,15 +345,16 @@ pub fn judge(spec: &TrialSpec, opts: &RunOptions) -> CaseResult {
         .unwrap_or(DEFAULT_DEADLINE)
         .mul_f64(opts.time_scale.max(1.0));
     let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-    let shared_dir = match opts.isolation {
-        Isolation::Shared => match shared_temp_dir() {
+    let shared_dir = match opts.isolation.private_tmp() {
+        false => match shared_temp_dir() {
             Ok(dir) => Some(dir),
             Err(e) => return error(result, format!("cannot create a private directory: {e}")),
         },
-        _ => None,
+        true => None,
     };
     let case_spec = CaseSpec {
         file: spec.case.path.clone(),
+        source: Some(spec.case.source.clone()),
         flavour: spec.flavour.map(|f| f.name().to_string()),
         time_scale: opts.time_scale,
         deadline_ms: deadline.as_millis() as u64,
@@ -431,35 +447,15 @@ fn settle(mut result: CaseResult, run: ChildRun, deadline: Duration, source: &st
     result
 }
 
-/// A shared-mode private directory, named after the runner's pid so a later run can sweep
-/// it up if this one is killed with SIGKILL.
-fn shared_temp_dir() -> std::io::Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix(&format!("sockspec-{}-", std::process::id()))
-        .tempdir()
+/// A private directory for a case without a /tmp of its own, locked by this runner so a
+/// later run can sweep it up if this one is killed with SIGKILL.
+fn shared_temp_dir() -> std::io::Result<sockspec_engine::shared_dir::SharedDir> {
+    sockspec_engine::shared_dir::SharedDir::create()
 }
 
-/// Removes private directories left by runners that were killed (their pid is gone).
+/// Removes private directories left by runners that were killed (their lock is free).
 pub fn sweep_stale_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix("sockspec-")
-            .and_then(|r| r.split('-').next())
-        else {
-            continue;
-        };
-        let Ok(pid) = pid.parse::<i32>() else {
-            continue;
-        };
-        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-        if !alive {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
+    sockspec_engine::shared_dir::sweep(&std::env::temp_dir());
 }
 
 /// Called on SIGINT/SIGTERM: kill every case process group and remove their directories.

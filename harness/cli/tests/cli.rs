@@ -157,15 +157,19 @@ fn json_results_carry_the_transcript_and_environment() {
     assert!(case["transcript"].as_array().is_some_and(|t| t.len() >= 2));
 }
 
-/// Processes whose command line mentions `needle`.
+/// Live case processes (`sockspec __case`) whose environment holds `MARK=needle`: the spec
+/// travels on their stdin, so the environment the runner passes on is what marks them.
 fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let mark = format!("SOCKSPEC_TEST_MARK={needle}");
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(needle) && pid != std::process::id() as i32 {
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let marked = environ.split(|b| *b == 0).any(|kv| kv == mark.as_bytes());
+        if marked && String::from_utf8_lossy(&cmdline).contains("__case") {
             found.push(pid);
         }
     }
@@ -185,7 +189,9 @@ fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 fn interrupt_leaves_nothing(signal: nix::sys::signal::Signal, isolation: &str) {
     let slow = cases_arg("slow");
+    let mark = format!("sleeps-{}-{isolation}", std::process::id());
     let mut child = bin()
+        .env("SOCKSPEC_TEST_MARK", &mark)
         .args([
             "run",
             "--cases",
@@ -200,9 +206,8 @@ fn interrupt_leaves_nothing(signal: nix::sys::signal::Signal, isolation: &str) {
         .spawn()
         .unwrap();
     let runner = child.id() as i32;
-    // The case processes carry the case file path in their spec argument.
     assert!(
-        wait_until(Duration::from_secs(10), || processes_mentioning("sleeps-")
+        wait_until(Duration::from_secs(10), || processes_mentioning(&mark)
             .len()
             >= 2),
         "the case processes never started"
@@ -213,10 +218,10 @@ fn interrupt_leaves_nothing(signal: nix::sys::signal::Signal, isolation: &str) {
         assert_eq!(status.code(), Some(130));
     }
     assert!(
-        wait_until(Duration::from_secs(5), || processes_mentioning("sleeps-")
+        wait_until(Duration::from_secs(5), || processes_mentioning(&mark)
             .is_empty()),
         "case processes outlived the runner: {:?}",
-        processes_mentioning("sleeps-")
+        processes_mentioning(&mark)
     );
     let prefix = format!("sockspec-{runner}-");
     if signal == nix::sys::signal::Signal::SIGINT {

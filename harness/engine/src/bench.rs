@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 /// How much work one round does.
 #[derive(Debug, Clone, Copy)]
 pub struct BenchConfig {
-    /// Rounds per measurement; the median is reported with min and max.
+    /// Rounds per measurement; the median is reported with min and max, and each ratio that
+    /// decides a claim with a confidence interval on its median (see [`median_interval`]).
     pub rounds: u32,
     /// Round trips per latency round.
     pub round_trips: u32,
@@ -27,8 +28,10 @@ pub struct BenchConfig {
 
 impl Default for BenchConfig {
     fn default() -> Self {
+        // 21 rounds: the interval on a median is then the 6th smallest to the 6th largest
+        // ratio (97.3%), so up to five disturbed rounds on either side cannot widen it.
         BenchConfig {
-            rounds: 7,
+            rounds: 21,
             round_trips: 5_000,
             bulk_bytes: 64 << 20,
             datagrams: 20_000,
@@ -98,8 +101,16 @@ impl BenchResult {
     }
 
     /// How many times as long an unconnected `sendto` takes as a `send` on a connected
-    /// socket, one value per round (the two are measured back to back in each round).
+    /// socket, one value per round (the two are measured back to back in each round; the
+    /// round's median over its alternating batches, when recorded).
     pub fn sendto_ratios(&self) -> Option<Series> {
+        if let Some(r) = self.get(SENDTO_RATIO) {
+            return Some(Series {
+                name: "ratio sendto/send".into(),
+                unit: "x",
+                samples: r.samples.clone(),
+            });
+        }
         let (to, connected) = (self.get("udp-sendto-ns")?, self.get("udp-send-ns")?);
         let samples = to
             .samples
@@ -114,9 +125,12 @@ impl BenchResult {
         })
     }
 
-    /// How many times faster Unix is than Internet for each comparison, from the medians:
-    /// for latency the Internet time over the Unix time, for throughput Unix over Internet.
-    pub fn ratios(&self) -> Vec<(String, f64)> {
+    /// How many times faster Unix is than Internet for each comparison, one ratio per round
+    /// (Unix and Internet are measured back to back in every round, so a burst of load from
+    /// elsewhere falls on both halves of a pair): for latency the Internet time over the Unix
+    /// time (the round's median over its alternating blocks, when recorded), for throughput
+    /// Unix over Internet.
+    pub fn ratios(&self) -> Vec<Series> {
         let pairs = [
             ("stream latency", "unix-stream-rtt", "tcp-rtt", false),
             (
@@ -136,12 +150,123 @@ impl BenchResult {
         pairs
             .iter()
             .filter_map(|(label, unix, inet, higher_is_better)| {
-                let (u, i) = (self.get(unix)?.median(), self.get(inet)?.median());
-                let ratio = if *higher_is_better { u / i } else { i / u };
-                Some((label.to_string(), ratio))
+                let measured = match *label {
+                    "stream latency" => self.get(STREAM_LATENCY_RATIO),
+                    "datagram latency" => self.get(DGRAM_LATENCY_RATIO),
+                    _ => None,
+                };
+                if let Some(r) = measured {
+                    return Some(Series {
+                        name: label.to_string(),
+                        unit: "x",
+                        samples: r.samples.clone(),
+                    });
+                }
+                let (u, i) = (self.get(unix)?, self.get(inet)?);
+                let samples = u
+                    .samples
+                    .iter()
+                    .zip(&i.samples)
+                    .map(|(u, i)| if *higher_is_better { u / i } else { i / u })
+                    .collect();
+                Some(Series {
+                    name: label.to_string(),
+                    unit: "x",
+                    samples,
+                })
             })
             .collect()
     }
+}
+
+/// Per-round latency ratios (Internet time over Unix time), each the median over the
+/// round's alternating blocks.
+pub const STREAM_LATENCY_RATIO: &str = "stream-latency-ratio";
+pub const DGRAM_LATENCY_RATIO: &str = "dgram-latency-ratio";
+/// Per-round sendto/send ratios, each the median over the round's alternating batches.
+pub const SENDTO_RATIO: &str = "sendto-send-ratio";
+
+/// The confidence a median's interval aims for.
+pub const CONFIDENCE: f64 = 0.95;
+
+/// A distribution-free confidence interval on the median of a series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    pub low: f64,
+    pub median: f64,
+    pub high: f64,
+    /// The probability that the true median lies in `low..=high`.
+    pub confidence: f64,
+}
+
+/// The order-statistic interval on the median: the k-th smallest and k-th largest of n
+/// samples hold the median with probability 1 - 2·P(Binomial(n, 1/2) < k), whatever the
+/// distribution, as long as rounds are independent. It takes the narrowest such pair that
+/// still reaches CONFIDENCE (with fewer than 6 samples even min..max falls short, and the
+/// coverage it has is reported). No resampling, so the same samples always give the same
+/// interval, and an outlier round moves it by at most one order statistic.
+pub fn median_interval(samples: &[f64]) -> Option<Interval> {
+    let mut s: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    // P(X = j) for X ~ Binomial(n, 1/2), accumulated as P(X < k).
+    let coverage = |k: usize| {
+        let mut below = 0.0;
+        let mut term = 0.5f64.powi(n as i32);
+        for j in 0..k {
+            below += term;
+            term *= (n - j) as f64 / (j + 1) as f64;
+        }
+        1.0 - 2.0 * below
+    };
+    let mut k = 1;
+    while k < n / 2 && coverage(k + 1) >= CONFIDENCE {
+        k += 1;
+    }
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    };
+    Some(Interval {
+        low: s[k - 1],
+        median,
+        high: s[n - k],
+        confidence: coverage(k),
+    })
+}
+
+/// Where an interval lies against a threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The whole interval is at or above it.
+    Above,
+    /// The whole interval is below it.
+    Below,
+    /// The interval contains it: the rounds cannot say which side the figure is on.
+    Straddles,
+}
+
+pub fn side(interval: &Interval, threshold: f64) -> Side {
+    if interval.low >= threshold {
+        Side::Above
+    } else if interval.high < threshold {
+        Side::Below
+    } else {
+        Side::Straddles
+    }
+}
+
+/// A claim's verdict from measured intervals, with the words that justify it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// `holds`, `does-not-hold`, `partly` or `undecided`.
+    pub verdict: &'static str,
+    /// Why: the interval that decided it, or the one that straddles a threshold.
+    pub because: String,
 }
 
 /// Runs every measurement `config.rounds` times, interleaving the kinds so a burst of load
@@ -158,6 +283,9 @@ pub fn run(config: &BenchConfig) -> io::Result<BenchResult> {
         ("udp-throughput", "MiB/s"),
         ("udp-sendto-ns", "ns"),
         ("udp-send-ns", "ns"),
+        (STREAM_LATENCY_RATIO, "x"),
+        (DGRAM_LATENCY_RATIO, "x"),
+        (SENDTO_RATIO, "x"),
     ]
     .into_iter()
     .map(|(name, unit)| Series {
@@ -167,18 +295,23 @@ pub fn run(config: &BenchConfig) -> io::Result<BenchResult> {
     })
     .collect();
     for _ in 0..config.rounds {
-        let (sendto, send) = udp_send_costs(config.sends)?;
+        let (sendto, send, sendto_ratio) = udp_send_costs(config.sends)?;
+        let stream = stream_rtts(config.round_trips)?;
+        let dgram = dgram_rtts(config.round_trips)?;
         let values = [
-            unix_stream_rtt(config.round_trips)?,
-            tcp_rtt(config.round_trips)?,
-            unix_dgram_rtt(config.round_trips)?,
-            udp_rtt(config.round_trips)?,
+            stream.a_us,
+            stream.b_us,
+            dgram.a_us,
+            dgram.b_us,
             unix_stream_throughput(config.bulk_bytes)?,
             tcp_throughput(config.bulk_bytes)?,
             unix_dgram_throughput(config.datagrams)?,
             udp_throughput(config.datagrams)?,
             sendto,
             send,
+            stream.ratio,
+            dgram.ratio,
+            sendto_ratio,
         ];
         for (s, v) in series.iter_mut().zip(values) {
             s.samples.push(v);
@@ -209,40 +342,118 @@ fn unix_stream_pair() -> io::Result<(UnixStream, UnixStream)> {
     Ok((a, b))
 }
 
-/// Mean round-trip time in microseconds of `n` PING-byte exchanges with an echoing thread.
-fn stream_rtt<S: Read + Write + Send + 'static>(
-    mut client: S,
+/// Latency rounds are cut into this many blocks, alternating Unix and Internet block by
+/// block (and which goes first), so a burst of load from elsewhere — the usual noise on a
+/// shared machine — falls on both halves of a comparison instead of on one.
+const RTT_BLOCKS: u32 = 100;
+
+/// The round trips of one latency round of two kinds timed side by side.
+struct PairedRtts {
+    /// Mean round-trip time of `a`, in microseconds.
+    a_us: f64,
+    /// Mean round-trip time of `b`, in microseconds.
+    b_us: f64,
+    /// The median over blocks of b's block time over a's adjacent block time: how many
+    /// times as fast `a` is. A burst of load that hits one block of a pair skews that
+    /// pair's ratio only, and the median ignores it.
+    ratio: f64,
+}
+
+/// Round trips of `a` and `b`, each called `n` times (rounded down to whole blocks), timed
+/// in alternating blocks. Each call is one request and its reply.
+fn paired_rtts(
+    mut a: impl FnMut() -> io::Result<()>,
+    mut b: impl FnMut() -> io::Result<()>,
+    n: u32,
+) -> io::Result<PairedRtts> {
+    let blocks = RTT_BLOCKS.min(n.max(1));
+    let per = n / blocks;
+    let mut timed = [Duration::ZERO; 2];
+    let mut pair_ratios = Vec::with_capacity(blocks as usize);
+    for block in 0..blocks {
+        let mut this = [Duration::ZERO; 2];
+        for k in [block % 2, (block + 1) % 2] {
+            let start = Instant::now();
+            for _ in 0..per {
+                if k == 0 {
+                    a()?;
+                } else {
+                    b()?;
+                }
+            }
+            this[k as usize] = start.elapsed();
+        }
+        timed[0] += this[0];
+        timed[1] += this[1];
+        pair_ratios.push(this[1].as_secs_f64() / this[0].as_secs_f64().max(1e-12));
+    }
+    let total = f64::from((per * blocks).max(1));
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / total;
+    let ratio = Series {
+        name: String::new(),
+        unit: "x",
+        samples: pair_ratios,
+    }
+    .median();
+    Ok(PairedRtts {
+        a_us: us(timed[0]),
+        b_us: us(timed[1]),
+        ratio,
+    })
+}
+
+/// The number of exchanges [`paired_rtts`] makes for `n`.
+fn exchanges(n: u32) -> u32 {
+    let blocks = RTT_BLOCKS.min(n.max(1));
+    n / blocks * blocks
+}
+
+/// An echoing thread for `n` PING-byte requests on a stream.
+fn stream_echo<S: Read + Write + Send + 'static>(
     mut server: S,
     n: u32,
-) -> io::Result<f64> {
-    let echo = thread::spawn(move || -> io::Result<()> {
+) -> thread::JoinHandle<io::Result<()>> {
+    thread::spawn(move || {
         let mut buf = [0u8; PING];
         for _ in 0..n {
             server.read_exact(&mut buf)?;
             server.write_all(&buf)?;
         }
         Ok(())
-    });
-    let mut buf = [7u8; PING];
-    let start = Instant::now();
-    for _ in 0..n {
-        client.write_all(&buf)?;
-        client.read_exact(&mut buf)?;
-    }
-    let elapsed = start.elapsed();
+    })
+}
+
+fn joined(echo: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
     echo.join()
-        .map_err(|_| io::Error::other("echo thread panicked"))??;
-    Ok(elapsed.as_secs_f64() * 1e6 / f64::from(n))
+        .map_err(|_| io::Error::other("echo thread panicked"))?
 }
 
-fn unix_stream_rtt(n: u32) -> io::Result<f64> {
-    let (a, b) = unix_stream_pair()?;
-    stream_rtt(a, b, n)
-}
-
-fn tcp_rtt(n: u32) -> io::Result<f64> {
-    let (a, b) = tcp_pair()?;
-    stream_rtt(a, b, n)
+/// Unix stream and TCP round trips, in alternating blocks.
+fn stream_rtts(n: u32) -> io::Result<PairedRtts> {
+    let (mut unix, unix_server) = unix_stream_pair()?;
+    let (mut tcp, tcp_server) = tcp_pair()?;
+    let count = exchanges(n);
+    let (e1, e2) = (
+        stream_echo(unix_server, count),
+        stream_echo(tcp_server, count),
+    );
+    let (mut b1, mut b2) = ([7u8; PING], [7u8; PING]);
+    let result = paired_rtts(
+        || {
+            unix.write_all(&b1)?;
+            unix.read_exact(&mut b1)
+        },
+        || {
+            tcp.write_all(&b2)?;
+            tcp.read_exact(&mut b2)
+        },
+        n,
+    );
+    // On an error the echo threads end at their read timeout or when the client closes.
+    drop((unix, tcp));
+    joined(e1)?;
+    joined(e2)?;
+    result
 }
 
 /// MiB/s for `bytes` written in CHUNK pieces and read by another thread.
@@ -338,37 +549,44 @@ fn udp_pair() -> io::Result<(UdpSocket, UdpSocket)> {
     Ok((a, b))
 }
 
-/// Round trips of one PING-byte datagram: on loopback with one in flight none is lost, and a
-/// loss would surface as the read timeout.
-fn dgram_rtt<D: Dgram>(client: D, server: D, n: u32) -> io::Result<f64> {
-    let echo = thread::spawn(move || -> io::Result<()> {
+/// An echoing thread for `n` PING-byte datagrams: on loopback with one in flight none is
+/// lost, and a loss would surface as the read timeout.
+fn dgram_echo<D: Dgram>(server: D, n: u32) -> thread::JoinHandle<io::Result<()>> {
+    thread::spawn(move || {
         let mut buf = [0u8; PING];
         for _ in 0..n {
             let len = server.recv_one(&mut buf)?;
             server.send_one(&buf[..len])?;
         }
         Ok(())
-    });
-    let mut buf = [7u8; PING];
-    let start = Instant::now();
-    for _ in 0..n {
-        client.send_one(&buf)?;
-        client.recv_one(&mut buf)?;
-    }
-    let elapsed = start.elapsed();
-    echo.join()
-        .map_err(|_| io::Error::other("echo thread panicked"))??;
-    Ok(elapsed.as_secs_f64() * 1e6 / f64::from(n))
+    })
 }
 
-fn unix_dgram_rtt(n: u32) -> io::Result<f64> {
-    let (a, b) = unix_dgram_pair()?;
-    dgram_rtt(a, b, n)
-}
-
-fn udp_rtt(n: u32) -> io::Result<f64> {
-    let (a, b) = udp_pair()?;
-    dgram_rtt(a, b, n)
+/// Unix datagram and UDP round trips, in alternating blocks.
+fn dgram_rtts(n: u32) -> io::Result<PairedRtts> {
+    let (unix, unix_server) = unix_dgram_pair()?;
+    let (udp, udp_server) = udp_pair()?;
+    let count = exchanges(n);
+    let (e1, e2) = (
+        dgram_echo(unix_server, count),
+        dgram_echo(udp_server, count),
+    );
+    let (mut b1, mut b2) = ([7u8; PING], [7u8; PING]);
+    let result = paired_rtts(
+        || {
+            unix.send_one(&b1)?;
+            unix.recv_one(&mut b1).map(drop)
+        },
+        || {
+            udp.send_one(&b2)?;
+            udp.recv_one(&mut b2).map(drop)
+        },
+        n,
+    );
+    drop((unix, udp));
+    joined(e1)?;
+    joined(e2)?;
+    result
 }
 
 /// MiB/s of DATAGRAM-byte datagrams delivered. The writer waits for an acknowledgement every
@@ -423,7 +641,7 @@ fn udp_throughput(count: u32) -> io::Result<f64> {
 /// a socket connected to the receiver. The two alternate batch by batch (and which goes first
 /// alternates too), so a burst of load from elsewhere falls on both alike; only the sends
 /// are timed, and each batch is drained before the next.
-fn udp_send_costs(count: u32) -> io::Result<(f64, f64)> {
+fn udp_send_costs(count: u32) -> io::Result<(f64, f64, f64)> {
     let receiver = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     receiver.set_read_timeout(Some(IO_TIMEOUT))?;
     let to = receiver.local_addr()?;
@@ -436,10 +654,12 @@ fn udp_send_costs(count: u32) -> io::Result<(f64, f64)> {
     let data = [0x5au8; SMALL];
     let mut buf = [0u8; SMALL];
     let mut timed = [Duration::ZERO; 2];
+    let mut turn_ratios = Vec::new();
     let mut sent = 0;
     let mut turn = 0;
     while sent < count {
         let batch = SEND_BATCH.min(count - sent);
+        let mut this = [Duration::ZERO; 2];
         for k in [turn % 2, (turn + 1) % 2] {
             let start = Instant::now();
             for _ in 0..batch {
@@ -449,17 +669,26 @@ fn udp_send_costs(count: u32) -> io::Result<(f64, f64)> {
                     connected.send(&data)?;
                 }
             }
-            timed[k] += start.elapsed();
+            this[k] = start.elapsed();
+            timed[k] += this[k];
             // A drop would show as the read timeout: the batch fits the receive buffer.
             for _ in 0..batch {
                 receiver.recv(&mut buf)?;
             }
         }
+        turn_ratios.push(this[0].as_secs_f64() / this[1].as_secs_f64().max(1e-12));
         sent += batch;
         turn += 1;
     }
     let per_call = |d: Duration| d.as_secs_f64() * 1e9 / f64::from(count.max(1));
-    Ok((per_call(timed[0]), per_call(timed[1])))
+    // As for latency: the median over batch pairs ignores a burst that hit one batch.
+    let ratio = Series {
+        name: String::new(),
+        unit: "x",
+        samples: turn_ratios,
+    }
+    .median();
+    Ok((per_call(timed[0]), per_call(timed[1]), ratio))
 }
 
 /// The share of an unconnected `sendto`'s time that a connected `send` saves, from the
@@ -472,49 +701,147 @@ pub fn sendto_extra_share(ratio: f64) -> f64 {
 /// measurement differ by on a quiet machine (a few per cent), so it is not counted as a cost.
 pub const SENDTO_NOISE_SHARE: f64 = 0.05;
 
+/// The sendto/send ratio at which connecting saves SENDTO_NOISE_SHARE of the sendto time.
+pub fn sendto_threshold() -> f64 {
+    1.0 / (1.0 - SENDTO_NOISE_SHARE)
+}
+
+/// The rule [`sendto_verdict`] applies, as printed and recorded with the verdict.
+pub fn sendto_rule() -> String {
+    format!(
+        "does not hold when the {:.0}% interval on the median sendto/send ratio lies below {:.3}x (connecting saves under {:.0}% of the sendto time), partly when it lies at or above it, undecided when it straddles it; never holds (Linux has no internal connect)",
+        CONFIDENCE * 100.0,
+        sendto_threshold(),
+        SENDTO_NOISE_SHARE * 100.0
+    )
+}
+
 /// The verdict on "some kernels connect and disconnect internally on every sendto, costing up
-/// to a third of the send time", from the median sendto/send ratio.
+/// to a third of the send time", from the interval on the median sendto/send ratio.
 ///
 /// Linux has no such internal connect: `udp_sendmsg` on an unconnected socket looks the route
 /// up on every call, while a connected socket reuses the route it cached at `connect`. So on
 /// Linux the claim can only hold in part: it does not hold when sendto is not measurably
 /// slower (its extra work is under SENDTO_NOISE_SHARE of its time), and holds partly when it
 /// is — whether the share is below or above the third the claim names, the mechanism is not
-/// the one it describes. Never `holds`: no timing can show a mechanism the source lacks.
-pub fn sendto_verdict(ratio: Option<f64>) -> &'static str {
-    match ratio {
-        Some(r) if r.is_finite() && r > 0.0 => {
-            if sendto_extra_share(r) < SENDTO_NOISE_SHARE {
-                "does-not-hold"
-            } else {
-                "partly"
-            }
-        }
-        _ => "undecided",
+/// the one it describes. Never `holds`: no timing can show a mechanism the source lacks. An
+/// interval that straddles the threshold is `undecided`, so noise cannot flip the verdict.
+pub fn sendto_verdict(interval: Option<&Interval>) -> Decision {
+    let t = sendto_threshold();
+    let Some(i) = interval else {
+        return Decision {
+            verdict: "undecided",
+            because: "not measured".into(),
+        };
+    };
+    let shown = format!("ratio {}", interval_text(i));
+    match side(i, t) {
+        Side::Below => Decision {
+            verdict: "does-not-hold",
+            because: format!("{shown} is below {t:.3}x"),
+        },
+        Side::Above => Decision {
+            verdict: "partly",
+            because: format!("{shown} is at or above {t:.3}x"),
+        },
+        Side::Straddles => Decision {
+            verdict: "undecided",
+            because: format!("{shown} straddles {t:.3}x"),
+        },
     }
 }
 
-/// The ratios as one line: `stream latency 1.36x, stream throughput 2.71x, …`.
-pub fn ratio_summary(ratios: &[(String, f64)]) -> String {
+/// `1.15x (1.05–1.30, 98% of 7 rounds)`.
+pub fn interval_text(i: &Interval) -> String {
+    format!(
+        "{:.2}x ({:.2}–{:.2} at {:.0}%)",
+        i.median,
+        i.low,
+        i.high,
+        i.confidence * 100.0
+    )
+}
+
+/// The ratios as one line: `stream latency 1.36x (1.20–1.50 at 98%), …`.
+pub fn ratio_summary(ratios: &[Series]) -> String {
     ratios
         .iter()
-        .map(|(l, r)| format!("{l} {r:.2}x"))
+        .filter_map(|r| {
+            Some(format!(
+                "{} {}",
+                r.name,
+                interval_text(&median_interval(&r.samples)?)
+            ))
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// The verdict on "Unix sockets are about twice as fast" from the measured ratios: it holds
-/// when every comparison shows Unix at least 1.5 times faster, does not hold when none shows
-/// it 1.1 times faster, and holds partly otherwise.
-pub fn verdict(ratios: &[(String, f64)]) -> &'static str {
-    if ratios.is_empty() {
-        "undecided"
-    } else if ratios.iter().all(|(_, r)| *r >= 1.5) {
-        "holds"
-    } else if ratios.iter().all(|(_, r)| *r < 1.1) {
-        "does-not-hold"
-    } else {
-        "partly"
+/// "About twice as fast" is taken to mean at least this ratio.
+pub const TWICE: f64 = 1.5;
+/// Below this ratio Unix is not counted as faster at all.
+pub const FASTER: f64 = 1.1;
+
+/// The rule [`verdict`] applies, as printed and recorded with the verdict.
+pub fn rule() -> String {
+    format!(
+        "on the {:.0}% interval of each comparison's median ratio (paired rounds): holds when every interval lies at or above {TWICE}x, does not hold when every one lies below {FASTER}x, partly when some interval lies below {TWICE}x and some (the same or another) at or above {FASTER}x; otherwise undecided, naming the interval that straddles a threshold",
+        CONFIDENCE * 100.0
+    )
+}
+
+/// The verdict on "Unix sockets are about twice as fast" from the per-round ratios of each
+/// comparison. A verdict is given only when the intervals settle it; an interval that
+/// straddles a threshold the verdict depends on makes it `undecided`, so a ratio sitting at
+/// a threshold cannot flip the verdict from run to run.
+pub fn verdict(ratios: &[Series]) -> Decision {
+    let intervals: Vec<(&str, Interval)> = ratios
+        .iter()
+        .filter_map(|r| Some((r.name.as_str(), median_interval(&r.samples)?)))
+        .collect();
+    if intervals.is_empty() {
+        return Decision {
+            verdict: "undecided",
+            because: "not measured".into(),
+        };
+    }
+    let named = |(name, i): &(&str, Interval)| format!("{name} {}", interval_text(i));
+    let find =
+        |threshold: f64, want: Side| intervals.iter().find(|(_, i)| side(i, threshold) == want);
+    if intervals.iter().all(|(_, i)| side(i, TWICE) == Side::Above) {
+        return Decision {
+            verdict: "holds",
+            because: format!("every interval lies at or above {TWICE}x"),
+        };
+    }
+    if intervals
+        .iter()
+        .all(|(_, i)| side(i, FASTER) == Side::Below)
+    {
+        return Decision {
+            verdict: "does-not-hold",
+            because: format!("every interval lies below {FASTER}x"),
+        };
+    }
+    if let (Some(short), Some(faster)) = (find(TWICE, Side::Below), find(FASTER, Side::Above)) {
+        return Decision {
+            verdict: "partly",
+            because: format!(
+                "{} lies below {TWICE}x, {} at or above {FASTER}x",
+                named(short),
+                named(faster)
+            ),
+        };
+    }
+    let straddling = find(TWICE, Side::Straddles)
+        .map(|x| (x, TWICE))
+        .or_else(|| find(FASTER, Side::Straddles).map(|x| (x, FASTER)));
+    Decision {
+        verdict: "undecided",
+        because: match straddling {
+            Some((x, t)) => format!("{} straddles {t}x", named(x)),
+            None => "the intervals settle no threshold".into(),
+        },
     }
 }
 
@@ -522,62 +849,97 @@ pub fn verdict(ratios: &[(String, f64)]) -> &'static str {
 mod tests {
     use super::*;
 
+    fn series(name: &str, samples: &[f64]) -> Series {
+        Series {
+            name: name.into(),
+            unit: "x",
+            samples: samples.to_vec(),
+        }
+    }
+
     #[test]
     fn median_of_odd_and_even_series() {
-        let s = Series {
-            name: "x".into(),
-            unit: "us",
-            samples: vec![5.0, 1.0, 3.0],
-        };
+        let s = series("x", &[5.0, 1.0, 3.0]);
         assert_eq!(s.median(), 3.0);
-        let s = Series {
-            name: "x".into(),
-            unit: "us",
-            samples: vec![4.0, 1.0, 3.0, 2.0],
-        };
+        let s = series("x", &[4.0, 1.0, 3.0, 2.0]);
         assert_eq!(s.median(), 2.5);
         assert_eq!((s.min(), s.max()), (1.0, 4.0));
     }
 
     #[test]
-    fn verdict_follows_the_ratios() {
-        let r = |v: &[f64]| v.iter().map(|x| ("k".to_string(), *x)).collect::<Vec<_>>();
-        assert_eq!(verdict(&r(&[2.0, 1.6])), "holds");
-        assert_eq!(verdict(&r(&[2.0, 1.2])), "partly");
-        assert_eq!(verdict(&r(&[1.0, 0.9])), "does-not-hold");
-        assert_eq!(verdict(&[]), "undecided");
+    fn median_interval_takes_the_order_statistics_that_reach_the_confidence() {
+        // 7 samples: min..max covers 1 - 2/128 = 98.4%; the next pair in only 87.5%.
+        let i = median_interval(&[7.0, 1.0, 6.0, 2.0, 5.0, 3.0, 4.0]).unwrap();
+        assert_eq!((i.low, i.median, i.high), (1.0, 4.0, 7.0));
+        assert!((i.confidence - (1.0 - 2.0 / 128.0)).abs() < 1e-12);
+        // 10 samples: the 2nd smallest and 2nd largest, 1 - 2·11/1024 = 97.9%.
+        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
+        let i = median_interval(&ten).unwrap();
+        assert_eq!((i.low, i.high), (2.0, 9.0));
+        assert!(i.confidence >= CONFIDENCE);
+        // Too few samples for 95%: min..max, with the coverage it really has.
+        let i = median_interval(&[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!((i.low, i.high), (1.0, 3.0));
+        assert!((i.confidence - 0.75).abs() < 1e-12);
+        assert!(median_interval(&[]).is_none());
+        assert!(median_interval(&[f64::NAN]).is_none());
     }
 
     #[test]
-    fn sendto_verdict_follows_the_share_of_extra_work() {
+    fn verdict_needs_intervals_clear_of_the_thresholds() {
+        let v = |rs: &[&[f64]]| {
+            let rs: Vec<Series> = rs.iter().map(|s| series("k", s)).collect();
+            verdict(&rs).verdict
+        };
+        assert_eq!(v(&[&[2.0, 2.1, 1.9], &[1.6, 1.7, 1.8]]), "holds");
+        assert_eq!(v(&[&[2.0, 2.1, 1.9], &[1.2, 1.3, 1.25]]), "partly");
+        // One comparison under 1.5 and above 1.1 is already "partly", whatever the others do.
+        assert_eq!(v(&[&[1.2, 1.3, 1.25], &[1.4, 1.6, 1.5]]), "partly");
+        assert_eq!(v(&[&[1.0, 0.9, 0.95], &[0.9, 1.05, 1.0]]), "does-not-hold");
+        // Every other comparison at or above 1.5, one straddling it: not settled.
+        let rs = [series("a", &[2.0, 2.1, 1.9]), series("b", &[1.4, 1.6, 1.5])];
+        let d = verdict(&rs);
+        assert_eq!(d.verdict, "undecided");
+        assert_eq!(d.because, "b 1.50x (1.40–1.60 at 75%) straddles 1.5x");
+        assert_eq!(verdict(&[]).verdict, "undecided");
+    }
+
+    #[test]
+    fn sendto_verdict_follows_the_interval_on_the_share_of_extra_work() {
         // 1.5x: the connected send saves a third of the sendto time.
         assert!((sendto_extra_share(1.5) - 1.0 / 3.0).abs() < 1e-12);
-        assert_eq!(sendto_verdict(Some(1.0)), "does-not-hold");
-        assert_eq!(sendto_verdict(Some(1.04)), "does-not-hold");
-        assert_eq!(sendto_verdict(Some(0.97)), "does-not-hold");
-        assert_eq!(sendto_verdict(Some(1.06)), "partly");
-        assert_eq!(sendto_verdict(Some(1.5)), "partly");
-        assert_eq!(sendto_verdict(Some(2.5)), "partly");
-        assert_eq!(sendto_verdict(None), "undecided");
-        assert_eq!(sendto_verdict(Some(f64::NAN)), "undecided");
+        let d = |s: &[f64]| sendto_verdict(median_interval(s).as_ref()).verdict;
+        assert_eq!(d(&[1.0, 0.97, 1.04]), "does-not-hold");
+        assert_eq!(d(&[1.06, 1.5, 2.5]), "partly");
+        assert_eq!(d(&[1.0, 1.04, 1.2]), "undecided");
+        assert_eq!(sendto_verdict(None).verdict, "undecided");
     }
 
     #[test]
-    fn sendto_ratios_pair_the_rounds() {
-        let series = |name: &str, samples: Vec<f64>| Series {
-            name: name.into(),
-            unit: "ns",
-            samples,
-        };
+    fn ratios_pair_the_rounds() {
         let result = BenchResult {
             series: vec![
-                series("udp-sendto-ns", vec![1200.0, 1100.0]),
-                series("udp-send-ns", vec![1000.0, 1000.0]),
+                series("udp-sendto-ns", &[1200.0, 1100.0]),
+                series("udp-send-ns", &[1000.0, 1000.0]),
+                series("unix-stream-rtt", &[10.0, 20.0]),
+                series("tcp-rtt", &[15.0, 20.0]),
             ],
         };
         let r = result.sendto_ratios().unwrap();
         assert_eq!(r.samples, vec![1.2, 1.1]);
+        let r = result.ratios();
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (r[0].name.as_str(), r[0].samples.clone()),
+            ("stream latency", vec![1.5, 1.0])
+        );
         assert!(BenchResult { series: vec![] }.sendto_ratios().is_none());
+        // A recorded per-round block ratio is preferred to the ratio of the round's means.
+        let mut with_blocks = result.clone();
+        with_blocks
+            .series
+            .push(series(STREAM_LATENCY_RATIO, &[1.4, 1.3]));
+        assert_eq!(with_blocks.ratios()[0].samples, vec![1.4, 1.3]);
     }
 
     /// One tiny round of everything: the plumbing works and every figure is positive (no
@@ -592,7 +954,7 @@ mod tests {
             sends: 100,
         };
         let result = run(&config).unwrap();
-        assert_eq!(result.series.len(), 10);
+        assert_eq!(result.series.len(), 13);
         assert!(result
             .series
             .iter()

@@ -1,18 +1,30 @@
-//! The case process: entered as `sockspec __case SPEC`, it isolates itself, parses the
-//! scenario, runs it and streams [`Wire`] events on stdout.
+//! The case process: entered as `sockspec __case RUNNER-PID` with its spec on stdin, it
+//! parses the scenario, isolates itself, puts its init in place ([`crate::init`]), runs the
+//! scenario and streams [`Wire`] events on stdout.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use sockspec_reports::Outcome;
 
 use crate::exec::{self, Context, Event, Facts};
-use crate::sandbox;
 use crate::wire::{CaseSpec, Wire};
+use crate::{init, sandbox};
 
-/// Runs the case described by `spec_json`; returns the process exit code.
-pub fn case_main(spec_json: &str) -> i32 {
+/// Runs the case the runner describes on standard input (a [`CaseSpec`] as JSON; or in
+/// `arg` itself when it is JSON); `arg` is otherwise the runner's pid. Returns the process
+/// exit code.
+pub fn case_main(arg: &str) -> i32 {
     sandbox::arm_parent_death_signal();
+    // The runner starts this process with posix_spawn, so what a fork-time hook used to do
+    // happens here: die with the runner (checked, in case it died before the prctl) and keep
+    // descriptors the runner's own parent leaked from reaching the case.
+    if let Ok(runner) = arg.parse::<i32>() {
+        if nix::unistd::getppid().as_raw() != runner {
+            return 1;
+        }
+    }
+    mark_inherited_cloexec();
     let mut out = std::io::stdout().lock();
     let mut send = |event: Wire| {
         if let Ok(line) = serde_json::to_string(&event) {
@@ -20,7 +32,7 @@ pub fn case_main(spec_json: &str) -> i32 {
             let _ = out.flush();
         }
     };
-    let spec: CaseSpec = match serde_json::from_str(spec_json) {
+    let spec = match read_spec(arg) {
         Ok(spec) => spec,
         Err(e) => {
             send(error_end(format!(
@@ -30,15 +42,18 @@ pub fn case_main(spec_json: &str) -> i32 {
         }
     };
     let started = Instant::now();
-    let source = match std::fs::read_to_string(&spec.file) {
-        Ok(s) => s,
-        Err(e) => {
-            send(error_end(format!(
-                "cannot read case file `{}`: {e}",
-                spec.file.display()
-            )));
-            return 0;
-        }
+    let source = match spec.source.clone() {
+        Some(s) => s,
+        None => match std::fs::read_to_string(&spec.file) {
+            Ok(s) => s,
+            Err(e) => {
+                send(error_end(format!(
+                    "cannot read case file `{}`: {e}",
+                    spec.file.display()
+                )));
+                return 0;
+            }
+        },
     };
     let file_name = spec.file.display().to_string();
     let scenario = match sockspec_lang::parse(&file_name, &source) {
@@ -52,8 +67,8 @@ pub fn case_main(spec_json: &str) -> i32 {
         Some(target) => sandbox::enter_netns_of(target.netns_pid),
         None => sandbox::enter(spec.isolation, spec.shared_dir.as_deref()),
     };
-    let private_dir = match entered {
-        Ok(dir) => dir,
+    let entered = match entered {
+        Ok(entered) => entered,
         Err(e) => {
             send(error_end(format!(
                 "cannot isolate the case: {}",
@@ -62,6 +77,15 @@ pub fn case_main(spec_json: &str) -> i32 {
             return 0;
         }
     };
+    let verified = &entered.verified;
+    if let Err(e) = init::split(verified.pid_namespace(), verified.mounts_private) {
+        send(error_end(format!(
+            "cannot start the case's init: {}",
+            error_chain(&e)
+        )));
+        return 0;
+    }
+    let private_dir = entered.dir;
     if spec.drop_privileges && nix::unistd::geteuid().is_root() {
         let dropped = match (&spec.server, spec.isolation) {
             (None, sandbox::Isolation::UserNetns) => sandbox::drop_capabilities(),
@@ -95,6 +119,38 @@ pub fn case_main(spec_json: &str) -> i32 {
         failure: end.failure,
     });
     0
+}
+
+/// The spec from `arg` when it is JSON, else from standard input, which is then replaced by
+/// `/dev/null` (the programs a case spawns must not inherit it).
+fn read_spec(arg: &str) -> Result<CaseSpec, String> {
+    if arg.starts_with('{') {
+        return serde_json::from_str(arg).map_err(|e| e.to_string());
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .lock()
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        let _ = nix::unistd::dup2_stdin(&null);
+    }
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// Marks every descriptor above 2 close-on-exec: ones whoever started the runner left open
+/// (a shell's, a CI agent's) would otherwise take descriptor numbers in the case and be
+/// inherited by the programs it spawns. Linux 5.11+; older kernels keep them.
+fn mark_inherited_cloexec() {
+    // SAFETY: close_range(2) with integer arguments only changes descriptor flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
 }
 
 fn error_end(message: String) -> Wire {

@@ -1,15 +1,19 @@
 //! The sockspec engine: everything that touches the operating system.
 //!
 //! `exec` runs the steps of one scenario inside the current process and records the
-//! transcript; `sandbox` gives a case its own network and mount namespaces; `child` is the
-//! re-executed case process, `spawn` its parent side, and `wire` the protocol between them;
-//! `grade` runs a server under test in its own sandbox for `sockspec grade`.
+//! transcript; `sandbox` gives a case its own namespaces and a read-only host; `child` is the
+//! re-executed case process, `init` the process between it and the scenario, `spawn` its
+//! parent side, and `wire` the protocol between them; `grade` runs a server under test in
+//! its own sandbox for `sockspec grade`.
 
 pub mod bench;
 pub mod child;
+pub mod confine;
 pub mod exec;
 pub mod grade;
+pub mod init;
 pub mod properties;
 pub mod sandbox;
+pub mod shared_dir;
 pub mod spawn;
 pub mod wire;

@@ -60,39 +60,24 @@ fn register(pgid: i32, live: bool) {
     }
 }
 
-/// Runs one case in a fresh process (`exe __case SPEC`) and collects its transcript.
+/// Runs one case in a fresh process (`exe __case RUNNER-PID`, the spec on its stdin) and
+/// collects its transcript.
+///
+/// The process is started with `posix_spawn` (std uses it when no fork-time hook is set),
+/// which does not copy the runner's memory: a fork would copy page tables that grow with the
+/// catalogue and the results collected, and its cost per case with them. What a hook used to
+/// do between fork and exec (die with the runner, descriptors close-on-exec) the case process
+/// does itself; std's posix_spawn empties the signal mask the runner's signal thread set.
 pub fn run_case(exe: &Path, spec: &CaseSpec) -> io::Result<ChildRun> {
-    let spec_json = serde_json::to_string(spec).map_err(io::Error::other)?;
+    let spec_json = serde_json::to_vec(spec).map_err(io::Error::other)?;
     let mut command = Command::new(exe);
     command
         .arg("__case")
-        .arg(spec_json)
-        .stdin(Stdio::null())
+        .arg(std::process::id().to_string())
+        .stdin(spec_input(&spec_json)?)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            // The runner blocks SIGINT/SIGTERM for its signal thread; the case must not
-            // inherit that mask.
-            let empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            // Descriptors whoever started the runner left open without close-on-exec (a
-            // shell's, a CI agent's) would otherwise reach the case, take descriptor numbers
-            // and be inherited by the programs a case spawns. Marking them close-on-exec
-            // (Linux 5.11+; older kernels keep the old behaviour) drops them at exec, and
-            // keeps std's own close-on-exec error pipe working.
-            libc::syscall(
-                libc::SYS_close_range,
-                3u32,
-                u32::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
-            );
-            Ok(())
-        });
-    }
     let started = Instant::now();
     let mut child = command.spawn()?;
     let pgid = child.id() as i32;
@@ -113,6 +98,23 @@ pub fn run_case(exe: &Path, spec: &CaseSpec) -> io::Result<ChildRun> {
         Err(e) => format!("cannot wait for the case process: {e}"),
     };
     Ok(run)
+}
+
+/// The spec as a memory file positioned at its start: the case reads it to the end, which
+/// can never block the runner the way writing a large spec into a pipe could, and no argv
+/// limit applies (a case file may be larger than MAX_ARG_STRLEN).
+fn spec_input(json: &[u8]) -> io::Result<Stdio> {
+    use std::io::{Seek, Write};
+    // SAFETY: memfd_create(2) takes a NUL-terminated name and flags.
+    let fd = unsafe { libc::memfd_create(c"sockspec-case-spec".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just returned by the kernel and nothing else owns it.
+    let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    file.write_all(json)?;
+    file.rewind()?;
+    Ok(Stdio::from(file))
 }
 
 fn collect(child: &mut Child, spec: &CaseSpec, started: Instant) -> io::Result<ChildRun> {

@@ -9,10 +9,14 @@ use sockspec_reports::{Failure, Outcome, StepRecord};
 
 use crate::sandbox::Isolation;
 
-/// What the runner tells a case process to do (passed as one JSON argument).
+/// What the runner tells a case process to do (one JSON document on its standard input).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseSpec {
     pub file: PathBuf,
+    /// The exact text the runner parsed, so the case judges the same bytes (and does not
+    /// parse twice); `None`: the case process reads `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The flavour name for flavoured cases.
     pub flavour: Option<String>,
     pub time_scale: f64,

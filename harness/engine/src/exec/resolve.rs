@@ -4,7 +4,8 @@
 //! `prepare` is built from these.
 
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
 use std::time::Duration;
 
 use sockspec_lang::symbols::Category;
@@ -112,14 +113,7 @@ impl Resolver<'_> {
             AddrExpr::V4 { ip, port } => v4(*ip, self.port(port)?),
             AddrExpr::V6 { ip, port } => v6(*ip, self.port(port)?),
             AddrExpr::Handle(h) => self.table.local(h)?.clone(),
-            AddrExpr::Path(name) => Addr::Path(
-                self.ctx
-                    .private_dir
-                    .join(name)
-                    .as_os_str()
-                    .as_bytes()
-                    .to_vec(),
-            ),
+            AddrExpr::Path(name) => Addr::Path(self.confined(&self.ctx.private_dir.join(name))?),
             AddrExpr::Abstract(name) => {
                 Addr::Abstract(format!("{}{name}", self.abstract_prefix).into_bytes())
             }
@@ -129,9 +123,24 @@ impl Resolver<'_> {
                     "`null` is only an address for sendto (no address at all)".into(),
                 ))
             }
-            AddrExpr::RawPath(p) => Addr::Path(p.as_bytes().to_vec()),
+            AddrExpr::RawPath(p) => Addr::Path(self.confined(Path::new(p))?),
             AddrExpr::Server(name) => server_addr(self.ctx, name.as_deref())?,
         })
+    }
+
+    /// Every file name a scenario gives (`path("x")`, `rawpath("…")`), for files and socket
+    /// addresses alike, goes through [`crate::confine::confine`]: a name outside the case's
+    /// own area is refused whatever the parser let through.
+    pub(crate) fn confined(&self, path: &Path) -> Result<Vec<u8>, HarnessError> {
+        crate::confine::confine(&self.ctx.private_dir, path)
+            .map(|p| p.into_os_string().into_vec())
+            .map_err(|e| {
+                HarnessError::Other(format!(
+                    "the name is refused: {e}; a case names only files in its private directory \
+                     (`path(\"x\")`) or in a tmpfs of its own (its /tmp, a `mount_tmpfs` \
+                     directory), so the machine's files are never touched"
+                ))
+            })
     }
 
     pub(crate) fn sockaddr(

@@ -734,6 +734,7 @@ fn run_case(
             let deadline = deadline.mul_f64(opts.time_scale.max(1.0));
             let spec = CaseSpec {
                 file: file.clone(),
+                source: None,
                 flavour: None,
                 time_scale: opts.time_scale,
                 deadline_ms: deadline.as_millis() as u64,

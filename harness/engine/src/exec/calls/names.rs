@@ -106,19 +106,31 @@ impl Resolver<'_> {
         ))
     }
 
-    /// Refuses a file outside the case's private directory and its `mount_tmpfs` directories:
+    /// Refuses a file outside the case's private directory and its own tmpfs directories:
     /// writing elsewhere could change the machine's files, and reading elsewhere could copy
-    /// them into a report.
+    /// them into a report. The rule is [`crate::confine::confine`]'s, the one every file
+    /// name goes through ([`Resolver::addr`] already applied it); this says which call.
     fn own_file(&self, p: &Path, call: &str) -> Result<(), HarnessError> {
-        let private = is_plain(p) && p.starts_with(&self.ctx.private_dir);
-        if private || sandbox::in_scratch(p) {
-            return Ok(());
-        }
-        Err(refuse(format!(
-            "{call} is refused: only files in the case's private directory (`path(\"x\")`) or \
-             under a directory the case covered with `mount_tmpfs` may be written or read, so \
-             the machine's files are never touched"
-        )))
+        crate::confine::confine(&self.ctx.private_dir, p)
+            .map(|_| ())
+            .map_err(|e| refuse(format!("{call} is refused: {e}")))
+    }
+
+    /// The directory `mount_tmpfs` covers: the one name not confined to the case's area,
+    /// since covering a directory of the machine's (in the case's own mount namespace) is
+    /// the call's purpose; [`sandbox::mount_scratch`] checks it instead.
+    fn mount_point(&self, a: &sockspec_lang::AddrExpr) -> Result<(PathBuf, String), HarnessError> {
+        let p = match a {
+            sockspec_lang::AddrExpr::RawPath(p) => PathBuf::from(p),
+            sockspec_lang::AddrExpr::Path(name) => self.ctx.private_dir.join(name),
+            _ => return Err(refuse("mount_tmpfs takes `rawpath(\"/dir\")`".into())),
+        };
+        let addr = Addr::Path(p.as_os_str().as_bytes().to_vec());
+        let style = AddrStyle {
+            private_dir: &self.ctx.private_dir,
+            abstract_prefix: self.abstract_prefix,
+        };
+        Ok((p, addr.render(&style)))
     }
 
     /// Resolves the calls of this module; refuses those that would change the machine.
@@ -152,7 +164,7 @@ impl Resolver<'_> {
                 return Ok((Call::Sethostname(name.as_bytes().to_vec()), text));
             }
             Op::MountTmpfs { path } => {
-                let (p, t) = self.names_path(path)?;
+                let (p, t) = self.mount_point(path)?;
                 if !is_plain(&p) || p.parent().is_none() {
                     return Err(refuse(format!(
                         "mount_tmpfs({t}) takes an absolute directory without `..`, other than `/`"
