@@ -163,6 +163,10 @@ fn environment_header(out: &mut String, report: &RunReport) {
         &format!("{} {} {}", env.os, env.kernel_release, env.arch),
     );
     row("kernel version", &env.kernel_version);
+    if let Some(runtime) = &env.runtime {
+        row("runtime", &runtime.describe());
+        row("recognised by", &runtime.evidence.join("; "));
+    }
     row("CPUs", &env.cpus.to_string());
     row("uid", &env.uid.to_string());
     let isolation = format!("{}{}", env.isolation, crate::model::isolation_why(env));
@@ -846,11 +850,15 @@ pub fn render_matrix_html(merged: &Merged) -> String {
         let e = &run.environment;
         let _ = writeln!(
             out,
-            "<tr><td><b>{}</b></td><td>{} {} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><b>{}</b></td><td>{} {} {}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&run.label),
             esc(&e.os),
             esc(&e.kernel_release),
             esc(&e.arch),
+            e.runtime
+                .as_ref()
+                .map(|r| format!(" under {}", esc(&r.describe())))
+                .unwrap_or_default(),
             esc(&e.kernel_version),
             esc(&e.tool_version),
             esc(&e.isolation),

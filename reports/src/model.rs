@@ -92,9 +92,46 @@ pub struct Environment {
     pub started_at: String,
     pub duration_ms: u64,
     pub time_scale: f64,
-    /// A free label for merged matrices (`--label`), defaulting to the kernel release.
+    /// A free label for merged matrices (`--label`), defaulting to the runtime and its
+    /// version when one was identified, else to the kernel release.
     #[serde(default)]
     pub label: String,
+    /// The implementation of the Linux ABI the run was on when it is not a plain Linux
+    /// kernel (gVisor, User-mode Linux), and how it was recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<Runtime>,
+}
+
+/// Another implementation of the Linux system-call ABI, as the run recognised it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Runtime {
+    /// `gvisor` or `user-mode-linux`.
+    pub name: String,
+    /// Its version, as the implementation shows it or as the launcher said it
+    /// (`SOCKSPEC_RUNTIME_VERSION`): gVisor cannot be asked from inside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// How it runs: gVisor's runsc flags (`SOCKSPEC_RUNTIME_FLAGS`), UML's mode and host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<String>,
+    /// Each observation that identified it, in words (`uname -v is gVisor's fixed …`).
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+impl Runtime {
+    /// One line for headers: `gvisor runsc 0.0~20221219.0 (--network=none)`.
+    pub fn describe(&self) -> String {
+        let mut text = self.name.clone();
+        if let Some(v) = &self.version {
+            text.push(' ');
+            text.push_str(v);
+        }
+        if let Some(f) = &self.flags {
+            text.push_str(&format!(" ({f})"));
+        }
+        text
+    }
 }
 
 /// ` (why a stronger level is not in use; what was verified)` after the isolation level,

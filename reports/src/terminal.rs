@@ -70,6 +70,9 @@ pub fn render_summary(report: &RunReport, color: bool, shown: Shown) -> String {
         }
     }
     let env = &report.environment;
+    if let Some(runtime) = &env.runtime {
+        let _ = writeln!(out, "\nrunning under {}", runtime.describe());
+    }
     if env.isolation_reason.is_some() {
         let why = crate::model::isolation_why(env);
         let _ = writeln!(out, "\nisolation {}{why}", env.isolation);

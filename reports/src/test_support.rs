@@ -25,6 +25,7 @@ pub(crate) fn environment() -> Environment {
         duration_ms: 1234,
         time_scale: 1.5,
         label: String::new(),
+        runtime: None,
     }
 }
 

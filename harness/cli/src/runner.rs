@@ -244,8 +244,11 @@ fn unmet_need(spec: &TrialSpec, opts: &RunOptions) -> Option<String> {
             }
             Need::Cap(cap) => {
                 let full = format!("CAP_{}", cap.trim_start_matches("CAP_"));
-                // Inside a namespace the case owns, it holds every capability over that namespace.
-                let granted = opts.isolation.is_isolated() || opts.capabilities.contains(&full);
+                // A case in its own user namespace holds every capability over the namespaces
+                // it creates; otherwise (root in a private network namespace, or shared) it has
+                // exactly the runner's effective set, which root does not fill everywhere.
+                let granted =
+                    opts.isolation == Isolation::UserNetns || opts.capabilities.contains(&full);
                 (!granted).then(|| format!("needs {full}"))
             }
             _ => None,

@@ -13,6 +13,7 @@ pub mod confine;
 pub mod exec;
 pub mod grade;
 pub mod init;
+pub mod host;
 pub mod properties;
 pub mod sandbox;
 pub mod shared_dir;

@@ -233,10 +233,17 @@ pub enum StepKind {
         name: Ident,
         expect: Option<ExpectClause>,
     },
-    /// `require CALL because "REASON"`: a set-up step the environment may not support. When
-    /// the call fails because something is missing here (no `tc` program, a kernel without
-    /// the qdisc), the case ends as skipped with REASON; any other failure fails the case.
-    Require { call: Call, reason: String },
+    /// `require CALL [= EXPECTATION] because "REASON"`: something the environment may not
+    /// support. Without an expectation (only `tc(...)`): when the call fails because something
+    /// is missing here (no `tc` program, a kernel without the qdisc), the case ends as skipped
+    /// with REASON, and any other failure fails the case. With one (`require
+    /// getsockopt(s, SOL_SOCKET, SO_RCVLOWAT) = 30 because "…"`): a result that differs skips
+    /// the case, so a case can check that an option takes effect instead of passing by timing.
+    Require {
+        call: Call,
+        expect: Option<ExpectClause>,
+        reason: String,
+    },
 }
 
 /// A call and its arguments, typed per call. `Ident`s name handles (sockets, pipe ends,
@@ -885,6 +892,10 @@ pub enum CmpOp {
 pub struct Expect {
     pub alternatives: Vec<Expected>,
     pub took: Option<Window>,
+    /// `within 1s`: an observation (`ioctl`, `getsockopt`) is made again until it gives the
+    /// expected result or this long has passed (scaled): waiting for an asynchronous event
+    /// that has no readiness of its own, by the event itself rather than by a sleep.
+    pub within: Option<Duration>,
     pub span: Span,
 }
 

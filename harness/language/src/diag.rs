@@ -190,7 +190,7 @@ pub(crate) enum Mistake {
         text: String,
         why: &'static str,
     },
-    #[error("`require` does not apply to `{call}`")]
+    #[error("`require` does not apply to `{call}` without an expectation")]
     RequireOnlyTc { call: &'static str },
     #[error("`require` without a reason")]
     RequireWithoutReason,
@@ -370,7 +370,7 @@ impl Mistake {
             Mistake::NeedsIsolation { .. } => {
                 "changes the machine unless the case has namespaces of its own".into()
             }
-            Mistake::RequireOnlyTc { .. } => "expected `tc(...)`".into(),
+            Mistake::RequireOnlyTc { .. } => "expected `tc(...)` or `= EXPECTATION`".into(),
             Mistake::RequireWithoutReason => "expected `because \"...\"` here".into(),
             Mistake::MoreMistakes { .. } => "the file ends here".into(),
             Mistake::LineTooLong { .. } => "this line is not read".into(),
@@ -487,7 +487,7 @@ impl Mistake {
                     .into(),
             ),
             Mistake::RequireOnlyTc { call } => {
-                Some(format!("only a `tc(...)` set-up step can skip the case; write `{call}(...)` as a plain statement"))
+                Some(format!("only a `tc(...)` set-up step can skip the case on its own failure; say which result `{call}(...)` must give (`require {call}(...) = … because \"…\"`), or write it as a plain statement"))
             }
             Mistake::RequireWithoutReason => {
                 Some("say what the environment lacks when it fails, e.g. `because \"needs sch_tbf\"`".into())

@@ -71,7 +71,9 @@ pub fn parse_kernel_release(release: &str) -> (u32, u32) {
     (major, minor)
 }
 
-/// Reads `/proc/sys/net/ipv4/ip_local_port_range` for `net.ipv4.ip_local_port_range`.
+/// Reads `/proc/sys/net/ipv4/ip_local_port_range` for `net.ipv4.ip_local_port_range`; a
+/// sysctl missing there (gVisor has few) is derived from what it decides, where that can be
+/// observed (see [`derived_sysctl`]).
 pub fn read_proc_sys(name: &str) -> Option<String> {
     if name.contains("..") || name.contains('/') {
         return None;
@@ -80,6 +82,27 @@ pub fn read_proc_sys(name: &str) -> Option<String> {
     std::fs::read_to_string(path)
         .ok()
         .map(|s| s.trim().to_string())
+        .or_else(|| derived_sysctl(name))
+}
+
+/// The value of a sysctl observed through its effect: `net.ipv6.bindv6only` is the default
+/// of `IPV6_V6ONLY` on a new AF_INET6 socket (ipv6(7)).
+pub fn derived_sysctl(name: &str) -> Option<String> {
+    use nix::sys::socket::{getsockopt, socket, sockopt, AddressFamily, SockFlag, SockType};
+    match name {
+        "net.ipv6.bindv6only" => {
+            let s = socket(
+                AddressFamily::Inet6,
+                SockType::Stream,
+                SockFlag::SOCK_CLOEXEC,
+                None,
+            )
+            .ok()?;
+            let v6only = getsockopt(&s, sockopt::Ipv6V6Only).ok()?;
+            Some(u8::from(v6only).to_string())
+        }
+        _ => None,
+    }
 }
 
 /// What `execute` reports as it goes.
@@ -97,8 +120,8 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseEnd {
     /// `Pass`, `Fail` or `Error`; `Skip` only when a `require` step found something missing
-    /// here (the `needs` of the header are the runner's business, judged before the case
-    /// process starts).
+    /// here, or a condition needs a sysctl this kernel lacks (the `needs` of the header are the
+    /// runner's business, judged before the case process starts).
     pub outcome: Outcome,
     /// One line: why the case failed or errored.
     pub message: Option<String>,
@@ -138,7 +161,9 @@ pub enum HarnessError {
     NoSize(String),
     #[error("fd_set `{0}` is not declared (FD_ZERO it first)")]
     UndeclaredFdSet(String),
-    #[error("cannot read sysctl `{0}`")]
+    /// A condition needs a sysctl this kernel does not have and that cannot be derived: the
+    /// case is skipped, since the expectation it decides cannot be chosen here.
+    #[error("needs sysctl `{0}`, which this kernel does not have")]
     Sysctl(String),
     #[error("sysctl `{name}` is `{text}`, not a number")]
     SysctlNotANumber { name: String, text: String },

@@ -103,6 +103,10 @@ pub fn execute(
     end
 }
 
+/// How often a `within` observation is made again: often enough that an event is seen within
+/// a couple of milliseconds of happening, rarely enough to cost nothing next to the case.
+const WITHIN_POLL: Duration = Duration::from_millis(2);
+
 /// A `require` step whose call failed because this environment lacks something (see
 /// `tc::UNSUPPORTED`) ends the case as skipped with the case's reason and what was missing;
 /// any other failure stands, so a mistake in the command is never hidden as a skip.
@@ -122,6 +126,22 @@ fn skip_if_unsupported(flow: Flow, record: &StepRecord, reason: &str) -> Flow {
                 failure: None,
             })
         }
+        flow => flow,
+    }
+}
+
+/// A `require CALL = EXPECTATION` step whose result differs ends the case as skipped with the
+/// case's reason and what came instead; a harness error stands.
+fn skip_if_different(flow: Flow, record: &StepRecord, reason: &str) -> Flow {
+    match flow {
+        Flow::Stop(end) if end.outcome == Outcome::Fail => Flow::Stop(CaseEnd {
+            outcome: Outcome::Skip,
+            message: Some(format!(
+                "{reason} (line {} gave `{}`)",
+                record.line, record.result
+            )),
+            failure: None,
+        }),
         flow => flow,
     }
 }
@@ -172,13 +192,30 @@ impl<'a> Run<'a> {
                     call,
                     expect,
                     blocks,
-                } => self.call_step(index, step, bind, call, expect.as_ref(), *blocks),
+                } => match expect.as_ref().and_then(|c| c.default.within) {
+                    Some(within) => self.until_it_matches(index, step, bind, call, expect, within),
+                    None => self.call_step(index, step, bind, call, expect.as_ref(), *blocks),
+                },
                 StepKind::Await { name, expect } => {
                     self.await_step(index, step, name, expect.as_ref())
                 }
-                StepKind::Require { call, reason } => {
+                StepKind::Require {
+                    call,
+                    expect: None,
+                    reason,
+                } => {
                     let (record, flow) = self.call_step(index, step, &[], call, None, false);
                     let flow = skip_if_unsupported(flow, &record, reason);
+                    (record, flow)
+                }
+                StepKind::Require {
+                    call,
+                    expect: Some(clause),
+                    reason,
+                } => {
+                    let (record, flow) =
+                        self.call_step(index, step, &[], call, Some(clause), false);
+                    let flow = skip_if_different(flow, &record, reason);
                     (record, flow)
                 }
             };
@@ -237,6 +274,19 @@ impl<'a> Run<'a> {
         step: &Step,
         e: HarnessError,
     ) -> (StepRecord, Flow) {
+        if let HarnessError::Sysctl(_) = e {
+            rec.status = StepStatus::Error;
+            rec.result = e.to_string();
+            let message = format!("{e} (line {})", rec.line);
+            return (
+                rec,
+                Flow::Stop(CaseEnd {
+                    outcome: Outcome::Skip,
+                    message: Some(message),
+                    failure: None,
+                }),
+            );
+        }
         rec.status = StepStatus::Error;
         rec.result = format!("harness error: {e}");
         let expected = rec
@@ -270,6 +320,30 @@ impl<'a> Run<'a> {
             rec.note = Some(format!("variant chosen because {r}"));
         }
         Ok(Some(e))
+    }
+
+    /// `… within D`: the observation is made again, every [`WITHIN_POLL`], while it differs
+    /// from the expectation and D (scaled, and never past the case deadline) has not passed;
+    /// the last attempt is the step's record and verdict.
+    fn until_it_matches(
+        &mut self,
+        index: usize,
+        step: &'a Step,
+        bind: &[Ident],
+        call: &'a Call,
+        expect: &'a Option<ExpectClause>,
+        within: Duration,
+    ) -> (StepRecord, Flow) {
+        let until =
+            (Instant::now() + within.mul_f64(self.ctx.time_scale.max(1.0))).min(self.ctx.deadline);
+        loop {
+            let (record, flow) = self.call_step(index, step, bind, call, expect.as_ref(), false);
+            let differs = matches!(&flow, Flow::Stop(end) if end.outcome == Outcome::Fail);
+            if !differs || Instant::now() >= until {
+                return (record, flow);
+            }
+            std::thread::sleep(WITHIN_POLL);
+        }
     }
 
     fn call_step(

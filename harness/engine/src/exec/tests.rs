@@ -702,3 +702,63 @@ fn a_lookup_reports_its_hostent_or_h_errno() {
     assert!(f.actual.contains("h_errno HOST_NOT_FOUND"), "{f:#?}");
     assert!(r.records[0].result.starts_with("= 0x") || r.records[0].result.starts_with("= -"));
 }
+
+#[test]
+fn a_condition_on_a_sysctl_the_kernel_lacks_skips_the_case_saying_which() {
+    let r = run(
+        "s = socket(INET, STREAM) = ok\n  when sysctl(net.sockspec.no_such_sysctl) != 0 = -1 EPERM because \"never\"\nclose(s) = ok\n",
+        None,
+    );
+    assert_eq!(r.end.outcome, Outcome::Skip, "{:#?}", r.end);
+    let message = r.end.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("needs sysctl `net.sockspec.no_such_sysctl`")
+            && message.contains("line 3"),
+        "{message}"
+    );
+    assert!(r.end.failure.is_none());
+}
+
+#[test]
+fn bindv6only_is_derived_from_the_default_of_ipv6_v6only() {
+    // What gVisor lacks in /proc/sys is read through its effect; where both exist they agree.
+    let Some(derived) = super::context::derived_sysctl("net.ipv6.bindv6only") else {
+        return; // no IPv6 sockets here: nothing to derive from.
+    };
+    if let Ok(file) = std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only") {
+        assert_eq!(derived, file.trim());
+    }
+    assert!(derived == "0" || derived == "1", "{derived}");
+    assert_eq!(super::context::derived_sysctl("net.core.somaxconn"), None);
+}
+
+#[test]
+fn require_with_an_expectation_skips_when_the_result_differs_and_goes_on_when_it_matches() {
+    let body = "s = socket(INET, STREAM) = ok\nsetsockopt(s, SOL_SOCKET, SO_RCVLOWAT, 30) = 0\nrequire getsockopt(s, SOL_SOCKET, SO_RCVLOWAT) = WANT because \"needs SO_RCVLOWAT to take effect\"\nclose(s) = 0\n";
+    passes(&run(&body.replace("WANT", "30"), None));
+    let r = run(&body.replace("WANT", "31"), None);
+    assert_eq!(r.end.outcome, Outcome::Skip, "{:#?}", r.end);
+    let message = r.end.message.as_deref().unwrap_or_default();
+    assert!(
+        message == "needs SO_RCVLOWAT to take effect (line 5 gave `= 30`)",
+        "{message}"
+    );
+    // The case stops there: the close after it never ran.
+    assert_eq!(r.records.len(), 3);
+}
+
+#[test]
+fn within_observes_again_until_the_event_then_judges_the_last_attempt() {
+    // A child writes the 5 bytes 50 ms later: FIONREAD is 0 until they arrive.
+    let r = run(
+        "a, b = pair()\np = spawn([\"sh\", \"-c\", \"sleep 0.05; printf 12345\"], stdout=a) = ok\nioctl(b, FIONREAD) = 5 within 2s\nwait(p) = 0\n",
+        Some("unix-stream-pair"),
+    );
+    passes(&r);
+    let never = run(
+        "a, b = pair()\nioctl(b, FIONREAD) = 5 within 30ms\n",
+        Some("unix-stream-pair"),
+    );
+    let f = fails_at(&never, 2);
+    assert!(f.actual.contains('0'), "{f:#?}");
+}

@@ -27,9 +27,17 @@ impl Parser<'_> {
             Some(took_span) => Some(self.window(cur, took_span)?),
             None => None,
         };
+        let within = match cur.eat_name("within") {
+            Some(_) => {
+                let arg = self.primary(cur)?;
+                Some(self.duration(&arg))
+            }
+            None => None,
+        };
         Ok(Expect {
             alternatives,
             took,
+            within,
             span: start.to(Span::new(cur.prev_end(), cur.prev_end())),
         })
     }
@@ -176,7 +184,10 @@ impl Parser<'_> {
         }
         if *neg && *value == 1 && unit.is_empty() && cur.peek() != Some(&Tok::DotDot) {
             return Ok(match cur.peek_name() {
-                Some(name) if !MODIFIERS.contains(&name) && name != "took" && name != "because" => {
+                Some(name)
+                    if !MODIFIERS.contains(&name)
+                        && !matches!(name, "took" | "within" | "because") =>
+                {
                     let span = cur.here();
                     cur.next();
                     Value::Errno(self.symbol(name, span, Category::Errno))
@@ -580,6 +591,27 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use crate::parser::testkit::*;
+
+    #[test]
+    fn within_repeats_an_observation_only() {
+        let e = expect("ioctl(s, FIONREAD) = 5 within 1s\n");
+        assert_eq!(e.within, Some(Duration::from_secs(1)));
+        assert_eq!(expect("ioctl(s, FIONREAD) = 5\n").within, None);
+        let codes = |body: &str| -> Vec<&'static str> {
+            match parse("t.sock", &format!("{HEAD}{body}")) {
+                Ok(_) => Vec::new(),
+                Err(d) => d.iter().map(|d| d.code).collect(),
+            }
+        };
+        assert_eq!(
+            codes("getsockopt(s, SOL_SOCKET, SO_ERROR) = 0 within 100ms\n"),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            codes("recv(s, 64) = \"x\" within 1s\n"),
+            vec!["wrong-argument"]
+        );
+    }
 
     #[test]
     fn expectation_values() {

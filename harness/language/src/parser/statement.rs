@@ -152,6 +152,18 @@ impl Parser<'_> {
             if matches!(call.op, Op::Spawn { .. }) {
                 self.check_spawn_expect(&clause.default);
             }
+            if clause.default.within.is_some()
+                && !matches!(call.op, Op::Ioctl { .. } | Op::Getsockopt { .. })
+            {
+                self.push(
+                    Mistake::WrongArgument {
+                        expected: "`within` on `ioctl` or `getsockopt`".into(),
+                        found: format!("`within` on `{}`", spec.name),
+                        help: Some("`within` makes the call again until it matches: only an observation without side effects may be repeated".into()),
+                    },
+                    clause.default.span,
+                );
+            }
             if blocks {
                 self.push(Mistake::BlocksWithExpectation, eq.to(clause.default.span));
             }
@@ -344,7 +356,8 @@ impl Parser<'_> {
         ))
     }
 
-    /// `require tc(...) because "needs sch_tbf"`: the call, then its mandatory reason.
+    /// `require tc(...) because "needs sch_tbf"` or `require CALL = EXPECTATION because "…"`:
+    /// the call, its expectation (any call but `tc`), then the mandatory reason.
     pub(crate) fn require_line(&mut self, cur: &mut Cursor) -> PResult<Step> {
         let start = cur.here().start;
         cur.next();
@@ -363,7 +376,18 @@ impl Parser<'_> {
             return self.fail(Mistake::UnknownCall { name, suggestion }, name_span);
         };
         let op = self.op(spec, &args, call_span)?;
-        if !matches!(op, Op::Tc { .. }) {
+        let is_tc = matches!(op, Op::Tc { .. });
+        let expect = match cur.peek() {
+            Some(Tok::Eq) if !is_tc => {
+                cur.next();
+                Some(ExpectClause {
+                    default: self.expect(cur, ctx_of(&op))?,
+                    when: Vec::new(),
+                })
+            }
+            _ => None,
+        };
+        if !is_tc && expect.is_none() {
             return self.fail(Mistake::RequireOnlyTc { call: spec.name }, call_span);
         }
         let reason = match cur.eat_name("because") {
@@ -381,6 +405,7 @@ impl Parser<'_> {
                     span: call_span,
                     op,
                 },
+                expect,
                 reason,
             },
         })
@@ -419,6 +444,7 @@ impl Parser<'_> {
                         span: at,
                     }],
                     took: None,
+                    within: None,
                     span: at,
                 },
                 when: Vec::new(),

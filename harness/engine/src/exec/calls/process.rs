@@ -3,7 +3,9 @@
 //!
 //! Each child is held by a pidfd opened right after the fork, while the child cannot have been
 //! reaped yet: signals and waits go through it, so they can never reach another process that
-//! reused the pid. The child stays in the case's process group (the runner kills the group at
+//! reused the pid. Where pidfds do not exist (`pidfd_open` is ENOSYS: gVisor, Linux before
+//! 5.3) the pid itself is as safe, since only this table ever reaps the case's children: an
+//! unreaped child keeps its pid, so `kill(2)` and `waitpid(2)` on it reach that child alone. The child stays in the case's process group (the runner kills the group at
 //! the deadline) and gets `PR_SET_PDEATHSIG` (it dies with the case process); at the end of
 //! the case every child still running is killed and reaped.
 //!
@@ -39,10 +41,10 @@ const REAP_GRACE: Duration = Duration::from_secs(1);
 /// `wait`, `kill` and `children()` resolved against the process table.
 #[derive(Debug)]
 pub(crate) enum Call {
-    /// `wait(p)`: the pidfd of a spawned child.
-    Wait { pidfd: RawFd },
+    /// `wait(p)`: a spawned child.
+    Wait { child: Target },
     /// `kill(p, SIG)`.
-    Kill { pidfd: RawFd, sig: i32 },
+    Kill { child: Target, sig: i32 },
     /// `children()`.
     Children,
 }
@@ -50,8 +52,8 @@ pub(crate) enum Call {
 /// Runs the call; a `wait` never waits past `deadline`.
 pub(crate) fn perform(call: &Call, o: &mut Observed, deadline: Instant) {
     match call {
-        Call::Wait { pidfd } => wait(o, *pidfd, deadline),
-        Call::Kill { pidfd, sig } => kill(o, *pidfd, *sig),
+        Call::Wait { child } => wait(o, *child, deadline),
+        Call::Kill { child, sig } => kill(o, *child, *sig),
         Call::Children => children(o),
     }
 }
@@ -70,11 +72,38 @@ pub(crate) fn render(op: &Op, v: i64, o: &Observed) -> String {
     }
 }
 
+/// How long a wait without a pidfd sleeps between two `waitpid(WNOHANG)`: a short poll
+/// interval, since there is no descriptor to sleep on; it only bounds how late the end of a
+/// child is seen.
+const PID_POLL: Duration = Duration::from_millis(2);
+
+thread_local! {
+    /// A seam for the tests: behave as a kernel without pidfds (gVisor) on this thread.
+    static NO_PIDFD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// A child started by `spawn`.
 #[derive(Debug)]
 struct Child {
     pid: i32,
-    pidfd: OwnedFd,
+    /// `None` where the kernel has no pidfds: the pid is then used (see the module note).
+    pidfd: Option<OwnedFd>,
+}
+
+impl Child {
+    fn target(&self) -> Target {
+        Target {
+            pid: self.pid,
+            pidfd: self.pidfd.as_ref().map(|f| f.as_raw_fd()),
+        }
+    }
+}
+
+/// What `wait` and `kill` act on: the child's pidfd, or its (unreaped) pid without one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target {
+    pub pid: i32,
+    pub pidfd: Option<RawFd>,
 }
 
 /// The processes a case spawned, by name; a name spawned again keeps its old child here
@@ -256,8 +285,14 @@ impl Procs {
             .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
         let pid = child.id() as i32;
         // The child is not reaped until we wait for it, so its pid cannot be reused yet.
-        let pidfd = match pidfd_open(pid) {
-            Ok(fd) => fd,
+        let opened = if NO_PIDFD.with(|n| n.get()) {
+            Err(libc::ENOSYS)
+        } else {
+            pidfd_open(pid)
+        };
+        let pidfd = match opened {
+            Ok(fd) => Some(fd),
+            Err(libc::ENOSYS) => None,
             Err(e) => {
                 // SAFETY: `pid` is our unreaped child.
                 unsafe {
@@ -291,9 +326,7 @@ impl Procs {
             Op::Wait { proc } => {
                 let c = self.get(proc)?;
                 (
-                    Call::Wait {
-                        pidfd: c.pidfd.as_raw_fd(),
-                    },
+                    Call::Wait { child: c.target() },
                     format!("wait({}=pid{})", proc.name, c.pid),
                 )
             }
@@ -301,7 +334,7 @@ impl Procs {
                 let c = self.get(proc)?;
                 (
                     Call::Kill {
-                        pidfd: c.pidfd.as_raw_fd(),
+                        child: c.target(),
                         sig: sym(Category::ProcSignal, s)? as i32,
                     },
                     format!("kill({}=pid{}, {})", proc.name, c.pid, s.name),
@@ -317,7 +350,7 @@ impl Procs {
     pub(crate) fn kill_all(&self) {
         for c in self.named.values().chain(&self.strays) {
             // An already reaped child gives ESRCH, which is fine.
-            let _ = pidfd_send_signal(c.pidfd.as_raw_fd(), libc::SIGKILL);
+            let _ = signal(c.target(), libc::SIGKILL);
         }
     }
 
@@ -334,7 +367,7 @@ impl Procs {
         let until = Instant::now() + REAP_GRACE;
         for c in &all {
             let left = until.saturating_duration_since(Instant::now());
-            let _ = reap(c.pidfd.as_raw_fd(), left);
+            let _ = reap(c.target(), left);
         }
     }
 }
@@ -345,22 +378,53 @@ enum End {
     Killed(i32),
 }
 
-/// Waits up to `left` for the process of `pidfd` to end and reaps it. `Ok(None)`: still
-/// running when the time was up.
-fn reap(pidfd: RawFd, left: Duration) -> Result<Option<End>, i32> {
+/// Whether the child `pid` was already reaped by a `wait`: it is no longer our child then.
+fn reaped(pid: i32) -> bool {
+    // SAFETY: an all-zero siginfo is a valid value for waitid to overwrite.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is writable; WNOWAIT leaves a zombie child as it is.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    r == -1 && errno() == libc::ECHILD
+}
+
+/// Sends `sig` through the pidfd, or to the pid without one; either way a child already
+/// reaped gives ESRCH (its pid may belong to another process by now).
+fn signal(child: Target, sig: i32) -> Result<i64, i32> {
+    match child.pidfd {
+        Some(fd) => pidfd_send_signal(fd, sig),
+        None if reaped(child.pid) => Err(libc::ESRCH),
+        None => {
+            // SAFETY: kill(2) on our own unreaped child (see the module note).
+            if unsafe { libc::kill(child.pid, sig) } == -1 {
+                Err(errno())
+            } else {
+                Ok(0)
+            }
+        }
+    }
+}
+
+/// Waits up to `left` for the process to end and reaps it. `Ok(None)`: still running when the
+/// time was up.
+fn reap(child: Target, left: Duration) -> Result<Option<End>, i32> {
     let until = Instant::now() + left;
+    let (idtype, id) = match child.pidfd {
+        Some(fd) => (libc::P_PIDFD, fd as libc::id_t),
+        None => (libc::P_PID, child.pid as libc::id_t),
+    };
     loop {
         // SAFETY: an all-zero siginfo is a valid value for waitid to overwrite.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `info` is writable; P_PIDFD names exactly the process of `pidfd`.
-        let r = unsafe {
-            libc::waitid(
-                libc::P_PIDFD,
-                pidfd as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG,
-            )
-        };
+        // SAFETY: `info` is writable; P_PIDFD names exactly the process of the pidfd, P_PID
+        // our own unreaped child.
+        let r = unsafe { libc::waitid(idtype, id, &mut info, libc::WEXITED | libc::WNOHANG) };
         if r == -1 {
             return Err(errno());
         }
@@ -377,6 +441,10 @@ fn reap(pidfd: RawFd, left: Duration) -> Result<Option<End>, i32> {
         if remaining.is_zero() {
             return Ok(None);
         }
+        let Some(pidfd) = child.pidfd else {
+            std::thread::sleep(remaining.min(PID_POLL));
+            continue;
+        };
         let mut p = libc::pollfd {
             fd: pidfd,
             events: libc::POLLIN,
@@ -391,8 +459,8 @@ fn reap(pidfd: RawFd, left: Duration) -> Result<Option<End>, i32> {
 }
 
 /// `wait(p)`: the exit status, or the killing signal in `exit_signal`; bounded by `deadline`.
-pub(crate) fn wait(o: &mut Observed, pidfd: RawFd, deadline: Instant) {
-    match reap(pidfd, deadline.saturating_duration_since(Instant::now())) {
+pub(crate) fn wait(o: &mut Observed, child: Target, deadline: Instant) {
+    match reap(child, deadline.saturating_duration_since(Instant::now())) {
         Ok(Some(End::Exited(status))) => o.ret = Ok(i64::from(status)),
         Ok(Some(End::Killed(sig))) => {
             // 128 + N is the shell's convention; expectations see the signal, never this.
@@ -408,40 +476,155 @@ pub(crate) fn wait(o: &mut Observed, pidfd: RawFd, deadline: Instant) {
 }
 
 /// `kill(p, SIG)`.
-pub(crate) fn kill(o: &mut Observed, pidfd: RawFd, sig: i32) {
-    o.ret = pidfd_send_signal(pidfd, sig);
+pub(crate) fn kill(o: &mut Observed, child: Target, sig: i32) {
+    o.ret = signal(child, sig);
 }
 
-/// `children()`: the live (not zombie) children of every thread of this process.
+/// `children()`: the live (not zombie) children of every thread of this process, from
+/// /proc/self/task/*/children; where the kernel has none (CONFIG_PROC_CHILDREN off, gVisor),
+/// from the parent field of every process in /proc, which names the same children.
 pub(crate) fn children(o: &mut Observed) {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        o.ret = Err(libc::ENOENT);
-        return;
+    let listed = listed_children();
+    let pids = match listed {
+        Some(pids) => pids,
+        None => match children_by_parent() {
+            Some(pids) => pids,
+            None => {
+                o.ret = Err(libc::ENOENT);
+                o.note =
+                    Some("neither /proc/self/task/*/children nor /proc/*/stat can be read".into());
+                return;
+            }
+        },
     };
-    let (mut n, mut read) = (0, false);
+    let live = pids
+        .iter()
+        .filter(|pid| {
+            let state = stat_fields(pid).and_then(|f| f.first().and_then(|s| s.chars().next()));
+            matches!(state, Some(s) if s != 'Z' && s != 'X')
+        })
+        .count();
+    o.ret = Ok(live as i64);
+}
+
+/// The pids in /proc/self/task/*/children, or `None` when the kernel has no such file.
+fn listed_children() -> Option<Vec<String>> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    let (mut pids, mut read) = (Vec::new(), false);
     for task in tasks.flatten() {
         let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
             continue;
         };
         read = true;
-        for pid in list.split_whitespace() {
-            let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| {
-                    // The state follows the command name, which may hold `)`.
-                    s.rsplit_once(')')
-                        .and_then(|(_, rest)| rest.trim_start().chars().next())
-                });
-            if matches!(state, Some(s) if s != 'Z' && s != 'X') {
-                n += 1;
-            }
+        pids.extend(list.split_whitespace().map(str::to_string));
+    }
+    read.then_some(pids)
+}
+
+/// The pids whose parent is this process (a child of any of its threads has the process as
+/// its parent), by scanning /proc.
+fn children_by_parent() -> Option<Vec<String>> {
+    let me = std::process::id().to_string();
+    let entries = std::fs::read_dir("/proc").ok()?;
+    Some(
+        entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|pid| stat_fields(pid).and_then(|f| f.get(1).cloned()) == Some(me.clone()))
+            .collect(),
+    )
+}
+
+/// The fields of /proc/PID/stat after the command name (which may hold `)`): state, ppid, ….
+fn stat_fields(pid: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(argv: &[&str]) -> SpawnSpec {
+        SpawnSpec {
+            argv: argv.iter().map(|a| CString::new(*a).unwrap()).collect(),
+            stdio: [None, None, None],
+            text: String::new(),
+            handles: Vec::new(),
         }
     }
-    if read {
-        o.ret = Ok(n);
-    } else {
-        o.ret = Err(libc::ENOENT);
-        o.note =
-            Some("this kernel has no /proc/self/task/*/children (CONFIG_PROC_CHILDREN)".into());
+
+    fn target(procs: &Procs, name: &str) -> Target {
+        procs.named[name].target()
+    }
+
+    /// Spawns, kills and waits for children as a case does, with pidfds or without.
+    fn spawn_kill_wait(without_pidfds: bool) {
+        NO_PIDFD.with(|n| n.set(without_pidfds));
+        let mut procs = Procs::default();
+        let dir = std::env::temp_dir();
+        let deadline = || Instant::now() + Duration::from_secs(5);
+        assert!(procs.spawn(Some("ok"), &spec(&["true"]), &dir).ret.is_ok());
+        assert!(procs
+            .spawn(Some("long"), &spec(&["sleep", "30"]), &dir)
+            .ret
+            .is_ok());
+        assert!(procs
+            .spawn(Some("left"), &spec(&["sleep", "30"]), &dir)
+            .ret
+            .is_ok());
+        assert_eq!(procs.named["ok"].pidfd.is_none(), without_pidfds);
+
+        let mut o = Observed::new(Ok(0));
+        wait(&mut o, target(&procs, "ok"), deadline());
+        assert_eq!((o.ret, o.exit_signal), (Ok(0), None));
+        // Reaped: its pid may be another process's now, so it is never signalled again.
+        let mut o = Observed::new(Ok(0));
+        kill(&mut o, target(&procs, "ok"), libc::SIGTERM);
+        assert_eq!(o.ret, Err(libc::ESRCH));
+
+        let mut o = Observed::new(Ok(0));
+        kill(&mut o, target(&procs, "long"), libc::SIGTERM);
+        assert_eq!(o.ret, Ok(0));
+        let mut o = Observed::new(Ok(0));
+        wait(&mut o, target(&procs, "long"), deadline());
+        assert_eq!(o.exit_signal, Some(libc::SIGTERM));
+
+        // A child still running when the case ends is killed and reaped.
+        let left = procs.named["left"].pid;
+        procs.finish();
+        // SAFETY: kill with signal 0 only checks whether the pid exists.
+        let gone = unsafe { libc::kill(left, 0) } == -1 && errno() == libc::ESRCH;
+        assert!(gone, "pid {left} outlived finish()");
+        NO_PIDFD.with(|n| n.set(false));
+    }
+
+    #[test]
+    fn children_are_counted_by_their_parent_as_by_the_children_file() {
+        let mut procs = Procs::default();
+        let dir = std::env::temp_dir();
+        assert!(procs
+            .spawn(Some("a"), &spec(&["sleep", "30"]), &dir)
+            .ret
+            .is_ok());
+        let pid = procs.named["a"].pid.to_string();
+        let by_parent = children_by_parent().expect("/proc is readable");
+        assert!(by_parent.contains(&pid), "{by_parent:?} lacks {pid}");
+        if let Some(listed) = listed_children() {
+            assert!(listed.contains(&pid), "{listed:?} lacks {pid}");
+        }
+        procs.finish();
+    }
+
+    #[test]
+    fn children_are_killed_and_reaped_through_pidfds() {
+        spawn_kill_wait(false);
+    }
+
+    #[test]
+    fn without_pidfds_children_are_killed_and_reaped_by_pid() {
+        spawn_kill_wait(true);
     }
 }

@@ -44,6 +44,38 @@ mod tests {
     use crate::parser::testkit::*;
 
     #[test]
+    fn require_an_option_to_take_effect() {
+        let s = last(
+            "require getsockopt(s, SOL_SOCKET, SO_RCVLOWAT) = 30 because \"needs SO_RCVLOWAT\"\n",
+        );
+        match s {
+            StepKind::Require {
+                expect: Some(clause),
+                reason,
+                ..
+            } => {
+                assert_eq!(reason, "needs SO_RCVLOWAT");
+                assert_eq!(clause.default.alternatives.len(), 1);
+            }
+            other => panic!("not a requirement with an expectation: {other:?}"),
+        }
+        let codes = |body: &str| -> Vec<&'static str> {
+            match parse("t.sock", &format!("{HEAD}{body}")) {
+                Ok(_) => Vec::new(),
+                Err(d) => d.iter().map(|d| d.code).collect(),
+            }
+        };
+        assert_eq!(
+            codes("require getsockopt(s, SOL_SOCKET, SO_RCVLOWAT) = 30\n"),
+            vec!["missing-reason"]
+        );
+        assert_eq!(
+            codes("require getsockopt(s, SOL_SOCKET, SO_RCVLOWAT) because \"x\"\n"),
+            vec!["require-only-tc"]
+        );
+    }
+
+    #[test]
     fn tc_and_require() {
         let isolated = |body: &str| format!("case \"t\"\nneeds isolation\n{body}");
         let codes_of = |src: &str| -> Vec<&'static str> {
@@ -60,7 +92,7 @@ mod tests {
         )
         .unwrap();
         match &s.steps[0].kind {
-            StepKind::Require { call, reason } => {
+            StepKind::Require { call, reason, .. } => {
                 assert_eq!(reason, "needs clsact");
                 assert!(
                     matches!(&call.op, Op::Tc { args, .. } if args == &["qdisc", "add", "dev", "lo", "clsact"])
