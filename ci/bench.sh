@@ -171,13 +171,17 @@ if [ "$throughput" = 1 ]; then
         "$bin" run --cases "$work/x$size" -q --color never "${flag[@]}" --json "$work/run.json" \
         >/dev/null 2>&1 || rc=$?
       after=$(cg_cpu_ms)
-      read -r wall_s user_s sys_s <"$work/time"
+      # /usr/bin/time writes "Command exited with non-zero status N" first when it does.
+      read -r wall_s user_s sys_s < <(tail -n 1 "$work/time")
       cg_ms="-"; [ "$before" != "-" ] && cg_ms=$((after - before))
       read -r n sum_ms longest_ms outcomes < <(python3 -c '
 import json, sys, collections
 cases = json.load(open(sys.argv[1]))["cases"]
 d = [c.get("duration_us", 0) / 1000 for c in cases]
 o = collections.Counter(c["outcome"] for c in cases)
+for c in cases:
+    if c["outcome"] != "pass":
+        print("bench:   " + c["outcome"] + ": " + c["name"], file=sys.stderr)
 print(len(cases), round(sum(d)), round(max(d, default=0)), ",".join(f"{k}={v}" for k, v in sorted(o.items())))
 ' "$work/run.json")
       python3 -c 'import json,sys; [print(c["name"], c["outcome"]) for c in json.load(open(sys.argv[1]))["cases"]]' \
