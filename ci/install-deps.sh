@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, from Debian's packages:
 # a C compiler for the grading fixtures, xmllint to validate JUnit against its schema,
-# Chromium to check the HTML report in a real browser, iproute2 for namespace checks.
+# Chromium to check the HTML report in a real browser, iproute2 for namespace checks, perl
+# for `prove` (TAP::Harness) to read the TAP output.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+command -v prove >/dev/null 2>&1 || need+=(perl)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

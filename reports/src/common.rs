@@ -64,7 +64,7 @@ pub(crate) fn why_not(case: &CaseResult) -> String {
 }
 
 /// Microseconds as a short human figure: `850 µs`, `12.3 ms`, `4.56 s`.
-pub(crate) fn duration(us: u64) -> String {
+pub fn duration(us: u64) -> String {
     if us < 1_000 {
         format!("{us} µs")
     } else if us < 1_000_000 {
@@ -165,6 +165,40 @@ pub(crate) fn transcript_text(case: &CaseResult) -> String {
     out
 }
 
+/// The engine's explanation of a failure when it says more than the actual result already
+/// does (`the process was exited 0` beside `exited 0` does not), and the case author's hint.
+pub(crate) fn hints(case: &CaseResult) -> (Option<&str>, Option<&str>) {
+    let detail = case
+        .failure
+        .as_ref()
+        .and_then(|f| f.hint.as_deref().filter(|h| adds_to(h, &f.actual)));
+    (detail, case.hint.as_deref())
+}
+
+/// Whether `hint` tells something `actual` does not: more than a few words beyond it.
+fn adds_to(hint: &str, actual: &str) -> bool {
+    let (hint, actual) = (hint.trim(), actual.trim().trim_start_matches("= "));
+    if actual.is_empty() || !hint.contains(actual) {
+        return hint != actual;
+    }
+    hint.replacen(actual, "", 1).split_whitespace().count() > 3
+}
+
+/// Untrusted text (file names, statements, received bytes, messages) made safe for a
+/// terminal: control characters other than newline and tab become visible escapes, so a
+/// case or a server cannot move the cursor or forge lines of the summary.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if ch.is_control() && ch != '\n' && ch != '\t' {
+            out.extend(ch.escape_default());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
 /// Claims verdict counts: holds, does-not-hold, partly, undecided.
 pub(crate) fn verdict_counts(report: &RunReport) -> [usize; 4] {
     let mut counts = [0; 4];
@@ -187,6 +221,25 @@ mod tests {
     #[test]
     fn escaped_shows_nul_quotes_and_high_bytes() {
         assert_eq!(escaped(b"a\0\"\\\n\xff"), r#""a\0\"\\\n\xff""#);
+    }
+
+    #[test]
+    fn an_engine_hint_that_only_restates_the_result_is_dropped() {
+        assert!(!adds_to("the process was exited 0", "exited 0"));
+        assert!(!adds_to("exited 0", "= exited 0"));
+        assert!(adds_to(
+            "recv returned fewer bytes than sent",
+            "\"ab\" (2 bytes)"
+        ));
+        assert!(adds_to(
+            "got exited 0; the server never read the request before it closed",
+            "exited 0"
+        ));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_the_terminal() {
+        assert_eq!(terminal_safe("a\x1b[2Jb\rc\nd"), "a\\u{1b}[2Jb\\rc\nd");
     }
 
     #[test]

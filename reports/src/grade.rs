@@ -3,12 +3,15 @@
 //! (submissions × cases, with an optional reference column). Versioned with
 //! [`crate::FORMAT_VERSION`] like the run model.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Failure, StepRecord};
 
 /// How one graded case ended. `Gated` cases were not run because a case they need failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GradeOutcome {
     Pass,
@@ -34,7 +37,7 @@ impl GradeOutcome {
 
 /// What the server's processes did during one case: recorded for every run, scored only
 /// through cases that ask (`server_fact(...)`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ServerFacts {
     /// The command as run in the sandbox.
     pub command: String,
@@ -73,7 +76,7 @@ pub struct ServerFacts {
 }
 
 /// One case of a suite, as graded for one submission.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GradedCase {
     /// `suite/case`, e.g. `echo-tcp/split-request` or `lifecycle/listens`.
     pub name: String,
@@ -102,7 +105,7 @@ pub struct GradedCase {
 }
 
 /// One graded submission.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SubmissionResult {
     pub format_version: u32,
     /// The submission's name (its directory name).
@@ -148,7 +151,7 @@ impl SubmissionResult {
 
 /// A suite's case as the class report lists it (one column per case would be too wide; the
 /// class page lists cases as rows).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SuiteCase {
     pub name: String,
     pub title: String,
@@ -158,7 +161,7 @@ pub struct SuiteCase {
 }
 
 /// A whole batch: every submission graded against one suite.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClassReport {
     pub format_version: u32,
     pub suite: String,

@@ -23,9 +23,12 @@ summary{cursor:pointer}pre{background:#f6f6f6;padding:.5em;overflow:auto;max-hei
 @media print{details{page-break-inside:avoid}details>*{display:block}}
 ";
 
+/// These pages show what submissions printed; they run no script, so none may run.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
+
 fn page(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
         esc(title)
     )
 }
@@ -358,6 +361,7 @@ mod tests {
         assert!(html.contains("one &lt;line&gt;"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(!html.contains("<script>"));
+        assert!(html.contains(&format!("content=\"{CSP}\"")));
         assert!(html.contains("Hint:"));
         let class = ClassReport {
             format_version: 1,

@@ -7,8 +7,75 @@
 use serde::Deserialize;
 
 use crate::error::ReportError;
+use crate::grade::{ClassReport, SubmissionResult};
 use crate::merge::Merged;
 use crate::model::{RunReport, FORMAT_VERSION};
+
+/// Which JSON document a schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// `sockspec run --json`: a [`RunReport`].
+    Run,
+    /// `sockspec grade --json` and `class.json`: a [`ClassReport`].
+    GradeClass,
+    /// `sockspec grade --out DIR`'s per-submission JSON: a [`SubmissionResult`].
+    GradeSubmission,
+}
+
+impl Document {
+    pub const ALL: [Document; 3] = [
+        Document::Run,
+        Document::GradeClass,
+        Document::GradeSubmission,
+    ];
+
+    /// The checked-in file under `reports/schema/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Document::Run => "run-report.schema.json",
+            Document::GradeClass => "grade-class.schema.json",
+            Document::GradeSubmission => "grade-submission.schema.json",
+        }
+    }
+}
+
+/// The JSON schema (draft 2020-12) of a document, derived from the model types, so the
+/// schema and the model cannot drift apart. Objects are closed (`additionalProperties:
+/// false`): a field the model does not know is an error, not silently accepted.
+pub fn schema(document: Document) -> String {
+    let schema = match document {
+        Document::Run => schemars::schema_for!(RunReport),
+        Document::GradeClass => schemars::schema_for!(ClassReport),
+        Document::GradeSubmission => schemars::schema_for!(SubmissionResult),
+    };
+    let mut value = schema.to_value();
+    close_objects(&mut value);
+    pretty(&value)
+}
+
+/// Adds `additionalProperties: false` to every object schema that lists its properties and
+/// says nothing of others (maps keep their `additionalProperties` schema).
+fn close_objects(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".into(), false.into());
+            }
+            for (key, child) in map.iter_mut() {
+                // Property names are data, not schemas: only their values are walked.
+                if key == "properties" {
+                    if let serde_json::Value::Object(props) = child {
+                        props.values_mut().for_each(close_objects);
+                    }
+                } else {
+                    close_objects(child);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(close_objects),
+        _ => {}
+    }
+}
 
 /// The report as pretty JSON, ending with a newline.
 pub fn to_json(report: &RunReport) -> String {
@@ -112,117 +179,53 @@ mod tests {
         ));
     }
 
-    /// Loads the schema and resolves `$ref`s within `$defs`.
-    fn schema() -> serde_json::Value {
-        let text = include_str!("../schema/run-report.schema.json");
-        serde_json::from_str(text).expect("the schema is JSON")
+    fn validator(document: Document) -> jsonschema::Validator {
+        let schema: serde_json::Value = serde_json::from_str(&schema(document)).unwrap();
+        jsonschema::validator_for(&schema).expect("the derived schema is a valid schema")
     }
 
-    fn resolve<'a>(
-        root: &'a serde_json::Value,
-        node: &'a serde_json::Value,
-    ) -> &'a serde_json::Value {
-        match node.get("$ref").and_then(|r| r.as_str()) {
-            Some(r) => {
-                let name = r.strip_prefix("#/$defs/").expect("refs point into $defs");
-                &root["$defs"][name]
-            }
-            None => node,
-        }
+    /// The JSON Schema errors of `value`, one line each.
+    pub(crate) fn violations(document: Document, value: &serde_json::Value) -> Vec<String> {
+        validator(document)
+            .iter_errors(value)
+            .map(|e| format!("{}: {e}", e.instance_path))
+            .collect()
     }
 
-    /// Walks schema and value together: every required property exists in the value, and every
-    /// key in the value is documented in the schema.
-    fn check(
-        root: &serde_json::Value,
-        node: &serde_json::Value,
-        value: &serde_json::Value,
-        path: &str,
-        errors: &mut Vec<String>,
-    ) {
-        let node = resolve(root, node);
-        match value {
-            serde_json::Value::Object(map) => {
-                if let Some(required) = node.get("required").and_then(|r| r.as_array()) {
-                    for key in required {
-                        let key = key.as_str().unwrap();
-                        if !map.contains_key(key) {
-                            errors
-                                .push(format!("{path}: required `{key}` missing from the sample"));
-                        }
-                    }
-                }
-                let props = node.get("properties").and_then(|p| p.as_object());
-                let additional = node.get("additionalProperties");
-                for (key, child) in map {
-                    let child_path = format!("{path}.{key}");
-                    match props.and_then(|p| p.get(key)) {
-                        Some(sub) => check(root, sub, child, &child_path, errors),
-                        None => match additional {
-                            Some(sub) if sub.is_object() => {
-                                check(root, sub, child, &child_path, errors)
-                            }
-                            _ => errors.push(format!("{child_path}: not documented in the schema")),
-                        },
-                    }
-                }
+    #[test]
+    fn the_checked_in_schemas_are_the_derived_ones() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema");
+        for document in Document::ALL {
+            let path = dir.join(document.file_name());
+            let derived = schema(document);
+            if std::env::var_os("SOCKSPEC_BLESS").is_some() {
+                std::fs::write(&path, &derived).unwrap();
+                continue;
             }
-            serde_json::Value::Array(items) => {
-                if let Some(sub) = node.get("items") {
-                    for (i, item) in items.iter().enumerate() {
-                        check(root, sub, item, &format!("{path}[{i}]"), errors);
-                    }
-                }
-            }
-            _ => {}
+            let stored = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                stored == derived,
+                "{} is not the schema derived from the model; regenerate it with\n  SOCKSPEC_BLESS=1 cargo test -p sockspec-reports the_checked_in_schemas",
+                path.display()
+            );
         }
     }
 
     #[test]
-    fn the_schema_documents_every_field_of_a_full_sample() {
-        let root = schema();
-        assert_eq!(
-            root["$schema"],
-            "https://json-schema.org/draft/2020-12/schema"
-        );
+    fn a_full_sample_run_validates_against_the_run_schema() {
         let value: serde_json::Value = serde_json::from_str(&to_json(&sample_report())).unwrap();
-        let mut errors = Vec::new();
-        check(&root, &root, &value, "$", &mut errors);
-        assert!(
-            errors.is_empty(),
-            "schema and model disagree:\n{}",
-            errors.join("\n")
-        );
+        let errors = violations(Document::Run, &value);
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
     }
 
     #[test]
-    fn the_schema_check_catches_an_undocumented_field() {
-        let root = schema();
+    fn the_schema_rejects_an_unknown_field_a_missing_one_and_a_wrong_type() {
         let mut value: serde_json::Value =
             serde_json::from_str(&to_json(&sample_report())).unwrap();
         value["environment"]["surprise"] = serde_json::json!(1);
         value.as_object_mut().unwrap().remove("cases");
-        let mut errors = Vec::new();
-        check(&root, &root, &value, "$", &mut errors);
-        assert_eq!(errors.len(), 2, "{errors:?}");
-    }
-
-    #[test]
-    fn every_schema_definition_has_a_description() {
-        let root = schema();
-        for (name, def) in root["$defs"].as_object().unwrap() {
-            assert!(
-                def.get("description").is_some(),
-                "$defs.{name} has no description"
-            );
-            if let Some(props) = def.get("properties").and_then(|p| p.as_object()) {
-                for (key, prop) in props {
-                    assert!(
-                        prop.get("description").is_some(),
-                        "$defs.{name}.{key} has no description"
-                    );
-                }
-            }
-        }
+        value["format_version"] = serde_json::json!("one");
+        let errors = violations(Document::Run, &value);
+        assert_eq!(errors.len(), 3, "{errors:?}");
     }
 }

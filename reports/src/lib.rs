@@ -26,5 +26,6 @@ pub mod terminal;
 #[cfg(test)]
 mod test_support;
 
+pub use common::{duration, terminal_safe};
 pub use error::ReportError;
 pub use model::*;

@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a field changes meaning or is removed (adding optional fields does not bump).
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The four outcomes of a case, never blurred.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Every expectation held.
@@ -37,7 +40,7 @@ impl Outcome {
 }
 
 /// A whole run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunReport {
     pub format_version: u32,
     pub environment: Environment,
@@ -57,7 +60,7 @@ pub struct RunReport {
 }
 
 /// What the run saw of the machine; enough to tell two kernels apart in a merged matrix.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Environment {
     pub tool_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,7 +116,7 @@ pub fn isolation_why(env: &Environment) -> String {
 }
 
 /// One trial: a case file, or one flavour of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CaseResult {
     /// The trial name: the case path relative to the catalogue, without `.sock`, plus
     /// `[flavour]` for flavoured cases (e.g. `stream-message/coalesce[tcp4]`).
@@ -157,7 +160,22 @@ pub struct CaseResult {
     pub known_deviation: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// How the runner's message for a case killed at its deadline begins; reports with a word of
+/// their own for it (KTAP's `TIMEOUT`) recognise it by this.
+pub const DEADLINE_KILLED: &str = "killed at its deadline";
+
+impl CaseResult {
+    /// The case could not be judged because it was killed at its deadline.
+    pub fn timed_out(&self) -> bool {
+        self.outcome == Outcome::Error
+            && self
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with(DEADLINE_KILLED))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Attempt {
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,7 +183,7 @@ pub struct Attempt {
     pub duration_us: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ClaimLink {
     pub id: String,
     /// `holds`, `refutes` or `partly`: what a pass of this case says of the claim.
@@ -173,7 +191,7 @@ pub struct ClaimLink {
 }
 
 /// Where and how a case went wrong.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Failure {
     /// 1-based line and column in the case file.
     pub line: usize,
@@ -187,7 +205,7 @@ pub struct Failure {
 }
 
 /// How one executed step went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
     /// The result matched the expectation.
@@ -201,7 +219,7 @@ pub enum StepStatus {
 }
 
 /// One line of the transcript.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StepRecord {
     /// Index in the scenario body.
     pub index: usize,
@@ -238,7 +256,7 @@ pub struct StepRecord {
 }
 
 /// Received bytes: their total length and the first bytes kept, hex-encoded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Bytes {
     pub len: u64,
     /// Lowercase hex of at most [`Bytes::KEEP`] leading bytes.
@@ -264,7 +282,7 @@ impl Bytes {
 }
 
 /// The verdict on one course claim, from the cases that decide it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClaimVerdict {
     pub id: String,
     pub source: String,
@@ -284,7 +302,7 @@ pub struct ClaimVerdict {
 }
 
 /// One entry of the course claims register: what a verdict is computed for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ClaimInfo {
     pub id: String,
     pub source: String,
@@ -302,7 +320,7 @@ pub struct ClaimInfo {
 
 /// One sub-assertion of a claim and the cases (paths relative to the catalogue, without
 /// `.sock`) that decide it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PointInfo {
     pub says: String,
     pub cases: Vec<String>,
@@ -310,7 +328,7 @@ pub struct PointInfo {
 
 /// One row of the property table: what a (domain, type) pair offers, as the catalogue found it.
 /// Cells are short words (`yes`, `no`, `n/a`, `partly`) so the catalogue can qualify them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PropertyRow {
     /// `AF_INET`, `AF_INET6`, `AF_UNIX`.
     pub domain: String,
@@ -324,7 +342,7 @@ pub struct PropertyRow {
 }
 
 /// A measured figure with its spread.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Measurement {
     pub unit: String,
     pub median: f64,
@@ -338,7 +356,7 @@ pub struct Measurement {
 
 /// A distribution-free confidence interval on a median: two order statistics of the samples
 /// and the probability that the true median lies between them.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Interval {
     pub low: f64,
     pub high: f64,
@@ -366,7 +384,7 @@ impl RunReport {
 }
 
 /// One differential case: what each flavour's run of the same steps returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Differential {
     /// The case, without the flavour (`differential/stream-vs-message`).
     pub case: String,
@@ -375,7 +393,7 @@ pub struct Differential {
     pub rows: Vec<DifferentialRow>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DifferentialRow {
     pub line: usize,
     pub statement: String,

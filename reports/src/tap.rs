@@ -1,27 +1,33 @@
-//! TAP 14 and KTAP 1 streams, for `prove`-style harnesses and the kernel's CI tooling.
+//! TAP 13/14 and KTAP 1 streams, for `prove`-style harnesses and the kernel's CI tooling.
 //!
-//! One test point per case, in run order, with the plan first. How each outcome is written:
+//! One test point per case, in run order, with the plan right after the version line (where
+//! the kernel's `kunit_parser` looks for it). How each outcome is written:
 //!
-//! | outcome             | TAP 14                                  | KTAP 1                         |
+//! | outcome             | TAP 13 and 14                           | KTAP 1                         |
 //! |---------------------|-----------------------------------------|--------------------------------|
 //! | pass                | `ok N - name`                           | `ok N name`                    |
 //! | fail                | `not ok N - name` + YAML block          | `# …` lines, `not ok N name`   |
 //! | error               | `not ok N - name` + YAML (`severity: error`) | `not ok N name # ERROR msg` |
+//! | killed at deadline  | as error                                | `not ok N name # TIMEOUT msg`  |
 //! | skip                | `ok N - name # SKIP reason`             | `ok N name # SKIP reason`      |
 //! | fail, in a baseline | `not ok N - name # TODO known deviation: …` | `ok N name # XFAIL …`      |
 //!
-//! TAP 14 puts diagnostics in a YAML block after the test point; KTAP has no YAML blocks, so
-//! its diagnostics are `# ` lines just before the result line, where kernel parsers look.
-//! YAML values are written as double-quoted JSON strings, which YAML reads as they are.
+//! TAP 13 is the default: Perl's TAP::Harness 3.x (`prove`) refuses `TAP version 14`. The two
+//! differ here only in the version line; YAML diagnostics blocks and `\#` in descriptions are
+//! read by both. KTAP has no YAML blocks, so its diagnostics are `# ` lines just before the
+//! result line, where kernel parsers look. YAML values are written as double-quoted JSON
+//! strings, which YAML reads as they are.
 
 use std::fmt::Write as _;
 
-use crate::common::{is_known, location, outcome_index, step_text, total_counts, why_not};
+use crate::common::{hints, is_known, location, outcome_index, step_text, total_counts, why_not};
 use crate::model::{CaseResult, Outcome, RunReport};
 
 /// Which dialect to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TapFlavour {
+    /// `TAP version 13`.
+    Tap13,
     /// `TAP version 14`.
     Tap14,
     /// `KTAP version 1`, as kselftest and KUnit write it.
@@ -32,20 +38,21 @@ pub enum TapFlavour {
 pub fn to_tap(report: &RunReport, flavour: TapFlavour) -> String {
     let mut out = String::new();
     match flavour {
+        TapFlavour::Tap13 => out.push_str("TAP version 13\n"),
         TapFlavour::Tap14 => out.push_str("TAP version 14\n"),
         TapFlavour::Ktap1 => out.push_str("KTAP version 1\n"),
     }
+    let _ = writeln!(out, "1..{}", report.cases.len());
     let env = &report.environment;
     let _ = writeln!(
         out,
         "# sockspec {} on {} {} {}",
         env.tool_version, env.os, env.kernel_release, env.arch
     );
-    let _ = writeln!(out, "1..{}", report.cases.len());
     for (i, case) in report.cases.iter().enumerate() {
         let n = i + 1;
         match flavour {
-            TapFlavour::Tap14 => tap14_point(&mut out, n, case),
+            TapFlavour::Tap13 | TapFlavour::Tap14 => tap14_point(&mut out, n, case),
             TapFlavour::Ktap1 => ktap_point(&mut out, n, case),
         }
     }
@@ -124,12 +131,11 @@ fn yaml_block(out: &mut String, case: &CaseResult) {
         let _ = writeln!(out, "    expect: {}", yaml_str(&f.expected));
         let _ = writeln!(out, "    got: {}", yaml_str(&f.actual));
     }
-    if let Some(hint) = case
-        .failure
-        .as_ref()
-        .and_then(|f| f.hint.as_ref())
-        .or(case.hint.as_ref())
-    {
+    let (detail, hint) = hints(case);
+    if let Some(detail) = detail {
+        let _ = writeln!(out, "  detail: {}", yaml_str(detail));
+    }
+    if let Some(hint) = hint {
         let _ = writeln!(out, "  hint: {}", yaml_str(hint));
     }
     if !case.transcript.is_empty() {
@@ -160,12 +166,11 @@ fn ktap_point(out: &mut String, n: usize, case: &CaseResult) {
                 let _ = writeln!(out, "# expected:  {}", one_line(&f.expected));
                 let _ = writeln!(out, "# actual:    {}", one_line(&f.actual));
             }
-            if let Some(hint) = case
-                .failure
-                .as_ref()
-                .and_then(|f| f.hint.as_ref())
-                .or(case.hint.as_ref())
-            {
+            let (detail, hint) = hints(case);
+            if let Some(detail) = detail {
+                let _ = writeln!(out, "# detail: {}", one_line(detail));
+            }
+            if let Some(hint) = hint {
                 let _ = writeln!(out, "# hint: {}", one_line(hint));
             }
             for step in &case.transcript {
@@ -177,9 +182,10 @@ fn ktap_point(out: &mut String, n: usize, case: &CaseResult) {
                 let reason = one_line(case.known_deviation.as_deref().unwrap_or_default());
                 let _ = writeln!(out, "ok {n} {name} # XFAIL {reason}");
             } else if case.outcome == Outcome::Error {
+                let directive = if case.timed_out() { "TIMEOUT" } else { "ERROR" };
                 let _ = writeln!(
                     out,
-                    "not ok {n} {name} # ERROR {}",
+                    "not ok {n} {name} # {directive} {}",
                     one_line(&why_not(case))
                 );
             } else {
@@ -199,7 +205,7 @@ mod tests {
         let tap = to_tap(&sample_report(), TapFlavour::Tap14);
         let lines: Vec<&str> = tap.lines().collect();
         assert_eq!(lines[0], "TAP version 14");
-        assert_eq!(lines[2], "1..4");
+        assert_eq!(lines[1], "1..4");
         assert_eq!(lines[3], "not ok 1 - stream-message/coalesce[tcp4]");
         assert_eq!(lines[4], "  ---");
         assert!(
@@ -276,6 +282,29 @@ mod tests {
         assert!(tap.contains("ok 2 - udp/odd \\# SKIP ok 9\n"), "{tap}");
         let ktap = to_tap(&report, TapFlavour::Ktap1);
         assert!(ktap.contains("ok 2 udp/odd _ SKIP ok 9\n"), "{ktap}");
+    }
+
+    #[test]
+    fn tap13_differs_only_in_its_version_line() {
+        let report = sample_report();
+        let (v13, v14) = (
+            to_tap(&report, TapFlavour::Tap13),
+            to_tap(&report, TapFlavour::Tap14),
+        );
+        assert!(v13.starts_with("TAP version 13\n1..4\n"), "{v13}");
+        assert_eq!(v13.replacen("13", "14", 1), v14);
+    }
+
+    #[test]
+    fn ktap_has_its_plan_right_after_the_version_and_timeout_for_deadline_kills() {
+        let mut report = sample_report();
+        report.cases[2].message = Some(format!("{} of 5.0s", crate::model::DEADLINE_KILLED));
+        let ktap = to_tap(&report, TapFlavour::Ktap1);
+        assert!(ktap.starts_with("KTAP version 1\n1..4\n"), "{ktap}");
+        assert!(
+            ktap.contains("\nnot ok 3 udp/bad-scenario # TIMEOUT "),
+            "{ktap}"
+        );
     }
 
     #[test]

@@ -44,19 +44,88 @@ pub enum CatalogueError {
     Malformed { count: usize, rendered: String },
 }
 
-/// The built-in catalogue: `$SOCKSPEC_CASES`, the repository's `cases/`, or the installed copy.
+/// The built-in catalogue, as built into this binary: every file under the repository's
+/// `cases/` at build time. `FILES` is (path relative to `cases/`, contents), sorted; `HASH`
+/// a fingerprint of them all.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+}
+
+/// The built-in catalogue's folder: `$SOCKSPEC_CASES` when set; the checkout's `cases/` for a
+/// binary built and run inside the checkout (so edits show without a rebuild); otherwise the
+/// copy built into the binary, unpacked once into the user's cache
+/// (`$XDG_CACHE_HOME/sockspec/catalogue-<hash>`, else `~/.cache/…`), so an installed binary
+/// works after the checkout is gone.
 pub fn builtin_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("SOCKSPEC_CASES") {
         return PathBuf::from(dir);
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cases");
-    if repo.is_dir() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repo = workspace.join("cases");
+    let exe = std::env::current_exe().and_then(|e| e.canonicalize()).ok();
+    let inside = match (exe, workspace.canonicalize()) {
+        (Some(exe), Ok(ws)) => exe.starts_with(ws),
+        _ => false,
+    };
+    if inside && repo.is_dir() {
         return repo.canonicalize().unwrap_or(repo);
     }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|bin| bin.join("../share/sockspec/cases")))
-        .unwrap_or_else(|| PathBuf::from("cases"))
+    match unpack_embedded() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("error: {e}; set SOCKSPEC_CASES to a catalogue folder (or use --cases)");
+            PathBuf::from("cases")
+        }
+    }
+}
+
+/// Where the built-in catalogue is unpacked: a cache, not a temp dir, kept between runs
+/// (each process of `cargo nextest run` would otherwise unpack it again).
+fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("sockspec"))
+}
+
+/// Unpacks the embedded catalogue unless this exact one is already unpacked. The files are
+/// written into a fresh sibling folder that is then renamed into place, so a reader never
+/// sees half a catalogue and two runs starting at once cannot mix theirs.
+fn unpack_embedded() -> Result<PathBuf, String> {
+    let cache = cache_dir().ok_or("neither XDG_CACHE_HOME nor HOME is set")?;
+    let target = cache.join(format!("catalogue-{}", embedded::HASH));
+    if target.is_dir() {
+        return Ok(target);
+    }
+    let failed = |what: &str, path: &Path, e: std::io::Error| {
+        format!(
+            "cannot unpack the built-in catalogue: {what} `{}`: {e}",
+            path.display()
+        )
+    };
+    std::fs::create_dir_all(&cache).map_err(|e| failed("cannot create", &cache, e))?;
+    let fresh = tempfile::Builder::new()
+        .prefix(".catalogue-")
+        .tempdir_in(&cache)
+        .map_err(|e| failed("cannot create a folder in", &cache, e))?;
+    for (rel, bytes) in embedded::FILES {
+        let path = fresh.path().join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| failed("cannot create", parent, e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| failed("cannot write", &path, e))?;
+    }
+    match std::fs::rename(fresh.path(), &target) {
+        Ok(()) => {
+            // Renamed into place: nothing is left for the guard to remove.
+            let _ = fresh.keep();
+            Ok(target)
+        }
+        // Another run unpacked the same catalogue first; the fresh copy goes with its guard.
+        Err(_) if target.is_dir() => Ok(target),
+        Err(e) => Err(failed("cannot move into place", &target, e)),
+    }
 }
 
 /// Every `.sock` file below `root` (or `root` itself when it is a file), sorted by path.

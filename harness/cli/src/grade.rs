@@ -12,7 +12,11 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Args;
-use sockspec_engine::grade::{grade_batch, BatchOptions, SubmissionInput, Suite, NOT_JUDGED};
+use sockspec_engine::grade::resources::parse_size;
+use sockspec_engine::grade::workspace::{self, Budget};
+use sockspec_engine::grade::{
+    grade_batch, BatchOptions, Limits, Resources, SubmissionInput, Suite, NOT_JUDGED,
+};
 use sockspec_reports::grade::{ClassReport, GradeOutcome, SubmissionResult, SuiteCase};
 use sockspec_reports::{grade_html, lms, FORMAT_VERSION};
 
@@ -27,15 +31,21 @@ Examples:
   sockspec grade --suite echo-udp --partition 2/4 --json shard2.json subs/*
 
 Each case runs against a fresh server in a sandbox of its own: new user-less pid, network
-(only lo), mount, IPC and UTS namespaces, an unprivileged uid, rlimits (processes, memory,
-CPU, open files, file size), a private tmpfs, and the submission read-only. The server is
+(only lo), mount, IPC and UTS namespaces, an unprivileged uid, a cgroup v2 group of its own
+where the host delegates one (memory.max, pids.max, cpu.max) with rlimits as the fallback
+(RLIMIT_DATA, RLIMIT_NPROC, RLIMIT_CPU, open files, file size), a private tmpfs, and the
+submission read-only. The defaults (512M, 160 tasks, 4 s of CPU) start stock Python 3,
+Perl, Java 17 and Node 20 servers; a suite's `[limits]` or --memory/--processes/--cpu
+change them. The server is
 found listening without connecting to it. `{port}` in the template is replaced by the
 suite's port (5001: a missing htons() shows as 35091), `{port.NAME}` by a service's port.
 
 Exit codes:
   0    every submission was graded (scores are in the results, not in the exit code)
   2    usage error: unknown suite, missing submission, bad --partition
-  3    at least one case could not be judged (grader or sandbox trouble): re-grade";
+  3    at least one case could not be judged (grader or sandbox trouble, or a submission
+       over the copy budget of 64 MiB, 10,000 entries, 32 levels): see its reason
+  130  interrupted by SIGINT/SIGTERM: every sandbox was killed, the batch directory removed";
 
 #[derive(Debug, Clone, Args)]
 pub struct GradeArgs {
@@ -81,6 +91,19 @@ pub struct GradeArgs {
     /// Multiply deadlines and settle times (slow or loaded machines).
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub time_scale: f64,
+    /// Memory of each server's sandbox (`512M`, `1G`): memory.max of its cgroup (resident
+    /// memory, page cache, socket buffers), or RLIMIT_DATA of each process where cgroup v2
+    /// has no memory controller [default: the suite's, else 512M].
+    #[arg(long, value_name = "SIZE", help_heading = "Sandbox limits")]
+    pub memory: Option<String>,
+    /// Tasks (processes and threads) of each server's sandbox: pids.max, and RLIMIT_NPROC
+    /// [default: the suite's, else 160].
+    #[arg(long, value_name = "N", help_heading = "Sandbox limits")]
+    pub processes: Option<u64>,
+    /// CPU seconds each server process may use per case (RLIMIT_CPU); a cgroup also caps a
+    /// sandbox at one CPU [default: the suite's, else 4].
+    #[arg(long, value_name = "SECONDS", help_heading = "Sandbox limits")]
+    pub cpu: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -110,11 +133,85 @@ fn submission_name(p: &Path) -> String {
         .unwrap_or_else(|| p.display().to_string())
 }
 
+/// Blocks SIGINT/SIGTERM/SIGHUP in every thread (workers, monitors; sandboxes and case
+/// processes clear the mask before exec) and handles them on one: kill every sandbox and
+/// case process, remove their cgroups and the batch directory, exit 130.
+fn interrupt_guard(resources: std::sync::Arc<Resources>) -> Option<std::thread::JoinHandle<()>> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(sig);
+    }
+    set.thread_block().ok()?;
+    std::thread::Builder::new()
+        .name("sockspec-signals".into())
+        .spawn(move || {
+            if let Ok(sig) = set.wait() {
+                sockspec_engine::grade::server::kill_all_live();
+                sockspec_engine::spawn::kill_all_live();
+                resources.clean_up();
+                workspace::clean_up_interrupted();
+                eprintln!("\nsockspec: interrupted by {sig}; every sandbox was killed and removed");
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+        })
+        .ok()
+}
+
+/// Each server sandbox's limits: the defaults, then the suite's, then the command line's.
+fn sandbox_limits(args: &GradeArgs, suite: &Suite) -> Result<Limits, String> {
+    let mut l = Limits::SERVER;
+    let from_suite = suite.limits;
+    let memory = match &args.memory {
+        Some(m) => Some(parse_size(m).map_err(|e| format!("--memory: {e}"))?),
+        None => from_suite.memory,
+    };
+    l.memory = memory.unwrap_or(l.memory);
+    l.processes = args
+        .processes
+        .or(from_suite.processes)
+        .unwrap_or(l.processes);
+    l.cpu_seconds = args.cpu.or(from_suite.cpu_seconds).unwrap_or(l.cpu_seconds);
+    // Below these a correct server cannot start: /bin/sh and a dynamic loader alone take a
+    // few MiB and two tasks; a CPU limit of 0 s is SIGXCPU at once.
+    if l.memory < 16 << 20 {
+        return Err(format!(
+            "--memory {} MiB is below the 16 MiB a server needs to start",
+            l.memory >> 20
+        ));
+    }
+    if l.processes < 4 {
+        return Err(format!(
+            "--processes {} is below the 4 a server needs to start",
+            l.processes
+        ));
+    }
+    if l.cpu_seconds == 0 {
+        return Err("--cpu 0 stops every server at once; give at least 1 second".into());
+    }
+    Ok(l)
+}
+
 pub fn main(args: GradeArgs) -> ExitCode {
     if !nix::unistd::geteuid().is_root() {
         return usage(
             "grading needs root: each server runs in namespaces of its own as an unprivileged uid",
         );
+    }
+    // First, while the process has one thread: submissions' tmpfs mounts stay in this
+    // process's own mount namespace and vanish with it, however it ends.
+    let tmpfs = match workspace::private_mounts() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "note: no private mount namespace ({e}): submissions are copied to the \
+                 temporary directory without a tmpfs, and builds write there unbounded"
+            );
+            false
+        }
+    };
+    if let Err(e) = check_lms(&args) {
+        return usage(e);
     }
     let dir = suite_dir(&args.suite);
     let suite = match Suite::load(&dir) {
@@ -162,12 +259,25 @@ pub fn main(args: GradeArgs) -> ExitCode {
         Err(e) => return usage(format!("cannot find the sockspec binary: {e}")),
     };
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let limits = match sandbox_limits(&args, &suite) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
+    let resources = std::sync::Arc::new(Resources::acquire());
+    if !args.quiet {
+        eprintln!("note: {}", resources.describe());
+    }
+    let _signals = interrupt_guard(std::sync::Arc::clone(&resources));
     let opts = BatchOptions {
         exe,
         time_scale: args.time_scale,
         template: args.server.clone(),
         build: args.build.clone(),
         jobs: args.jobs.unwrap_or(cpus * 4),
+        limits,
+        resources,
+        budget: Budget::DEFAULT,
+        tmpfs,
     };
     let started = Instant::now();
     let started_at = crate::environment::rfc3339_now();
@@ -176,7 +286,11 @@ pub fn main(args: GradeArgs) -> ExitCode {
     let progress = |si: usize, case: &str, outcome: GradeOutcome, done: usize, total: usize| {
         bar.tick(&names[si], case, outcome, done, total, started);
     };
-    let results = match grade_batch(&suite, &subs, &opts, &progress) {
+    let results = grade_batch(&suite, &subs, &opts, &progress);
+    // The signal thread keeps a reference to the resources for the rest of the process,
+    // so their groups are removed here rather than on drop.
+    opts.resources.clean_up();
+    let results = match results {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: grading failed: {e}");
@@ -244,7 +358,7 @@ pub fn main(args: GradeArgs) -> ExitCode {
 fn report_errors(errors: &[(&str, &str, &str)]) {
     let mut reasons: Vec<(&str, Vec<String>)> = Vec::new();
     for (sub, case, message) in errors {
-        let at = format!("{sub} × {case}");
+        let at = format!("{} × {case}", escape_terminal(sub));
         let message = message.strip_prefix(NOT_JUDGED).unwrap_or(message);
         match reasons.iter_mut().find(|(m, _)| *m == message) {
             Some((_, places)) => places.push(at),
@@ -260,7 +374,7 @@ fn report_errors(errors: &[(&str, &str, &str)]) {
             1 => String::new(),
             n => format!(" and {} more", n - 1),
         };
-        eprintln!("  {}{more}: {message}", places[0]);
+        eprintln!("  {}{more}: {}", places[0], escape_terminal(message));
     }
 }
 
@@ -268,7 +382,7 @@ fn print_summary(class: &ClassReport) {
     let width = class
         .submissions
         .iter()
-        .map(|s| s.submission.len())
+        .map(|s| escape_terminal(&s.submission).chars().count())
         .max()
         .unwrap_or(10);
     println!(
@@ -286,13 +400,15 @@ fn print_summary(class: &ClassReport) {
             .collect();
         let tag = if s.reference { " (reference)" } else { "" };
         let detail = match &s.root_cause {
-            Some(r) => format!("  {r}"),
+            Some(r) => format!("  {}", escape_terminal(r)),
             None if failed.is_empty() => String::new(),
             None => format!("  lost: {}", failed.join(", ")),
         };
         println!(
             "{:width$}  {:>6.1} / {:<6.1}{tag}{detail}",
-            s.submission, s.score, s.max_score
+            escape_terminal(&s.submission),
+            s.score,
+            s.max_score
         );
     }
 }
@@ -309,18 +425,45 @@ fn json_text<T: serde::Serialize>(v: &T) -> Result<String, String> {
     serde_json::to_string_pretty(v).map_err(|e| e.to_string())
 }
 
-/// The one submission LMS files describe: the first student (LMS graders run one at a time).
+/// The one submission LMS files describe (LMS graders run one at a time; `main` refuses
+/// several before grading).
 fn single(class: &ClassReport) -> Option<&SubmissionResult> {
     class.submissions.iter().find(|s| !s.reference)
 }
 
+/// An LMS file describes one submission: several with an LMS flag is a usage error, found
+/// before anything is graded (it used to describe the first one silently).
+fn check_lms(args: &GradeArgs) -> Result<(), String> {
+    let flags: Vec<&str> = [
+        (args.gradescope.is_some(), "--gradescope"),
+        (args.prairielearn.is_some(), "--prairielearn"),
+        (args.autolab, "--autolab"),
+    ]
+    .into_iter()
+    .filter_map(|(on, f)| on.then_some(f))
+    .collect();
+    if !flags.is_empty() && args.submissions.len() > 1 {
+        return Err(format!(
+            "{} describes one submission, but {} were given: grade them one at a time \
+             (the class report is --out/--json)",
+            flags.join(" and "),
+            args.submissions.len()
+        ));
+    }
+    Ok(())
+}
+
 fn write_outputs(args: &GradeArgs, class: &ClassReport) -> Result<(), String> {
     if let Some(out) = &args.out {
-        for s in &class.submissions {
-            let stem = out.join(safe_name(&s.submission));
-            write(&stem.with_extension("json"), &json_text(s)?)?;
+        let names: Vec<&str> = class
+            .submissions
+            .iter()
+            .map(|s| s.submission.as_str())
+            .collect();
+        for (s, stem) in class.submissions.iter().zip(report_stems(&names)) {
+            write(&out.join(format!("{stem}.json")), &json_text(s)?)?;
             write(
-                &stem.with_extension("html"),
+                &out.join(format!("{stem}.html")),
                 &grade_html::submission_html(s),
             )?;
         }
@@ -349,19 +492,61 @@ fn write_outputs(args: &GradeArgs, class: &ClassReport) -> Result<(), String> {
     Ok(())
 }
 
-/// A file name for a submission: path separators and dots at the start are replaced.
-fn safe_name(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() {
-                '_'
+/// Names the class report takes in `--out`: a submission never gets them.
+const RESERVED_STEMS: [&str; 1] = ["class"];
+
+/// One file name (without extension) per submission, in order: only letters, digits, `-`,
+/// `_` and inner dots, so it stays inside `--out` (`...`, `../x`, `/abs` cannot climb out),
+/// never the class report's name, and unique, also on a case-insensitive file system
+/// (a repeated name gets `-2`, `-3`…).
+fn report_stems(names: &[&str]) -> Vec<String> {
+    let mut taken: std::collections::BTreeSet<String> =
+        RESERVED_STEMS.iter().map(|s| s.to_string()).collect();
+    names
+        .iter()
+        .map(|name| {
+            let cleaned: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .take(100)
+                .collect();
+            let cleaned = cleaned.trim_matches('.');
+            let base = if cleaned.is_empty() {
+                "submission".to_string()
             } else {
-                c
+                cleaned.to_string()
+            };
+            let mut stem = base.clone();
+            let mut n = 1;
+            while !taken.insert(stem.to_lowercase()) {
+                n += 1;
+                stem = format!("{base}-{n}");
             }
+            stem
         })
-        .collect();
-    s.trim_start_matches('.').to_string()
+        .collect()
+}
+
+/// Text from a submission (folder names, the server's output inside messages) made safe
+/// for a terminal: control characters and bidirectional overrides are shown escaped, so a
+/// name cannot move the cursor, erase a line or rewrite a score.
+fn escape_terminal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A one-line progress bar on stderr (a terminal), or nothing.
@@ -401,10 +586,11 @@ impl Bar {
         let width = 30;
         let filled = (done * width).checked_div(total).unwrap_or(width);
         let line = format!(
-            "\r[{}{}] {done}/{total} cases {:>5.1}s  {sub}: {case} {}",
+            "\r[{}{}] {done}/{total} cases {:>5.1}s  {}: {case} {}",
             "=".repeat(filled),
             " ".repeat(width - filled),
             started.elapsed().as_secs_f64(),
+            escape_terminal(sub),
             outcome.as_str()
         );
         let mut err = std::io::stderr().lock();
@@ -473,5 +659,41 @@ fn to_run_report(class: &ClassReport) -> sockspec_reports::RunReport {
         measurements: Default::default(),
         properties: Vec::new(),
         differentials: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_stay_inside_and_never_collide() {
+        let stems = report_stems(&["class", "...", "a/b", "Alice", "alice", "Alice", "", ".."]);
+        assert_eq!(
+            stems,
+            [
+                "class-2",
+                "submission",
+                "a_b",
+                "Alice",
+                "alice-2",
+                "Alice-3",
+                "submission-2",
+                "submission-3"
+            ]
+        );
+        for s in &stems {
+            assert!(!s.contains('/') && !s.starts_with('.') && s != "class");
+        }
+    }
+
+    #[test]
+    fn terminal_text_cannot_steer_the_terminal() {
+        let hostile = "x\r\x1b[2K\x1b[1Aalice  20.0 / 20.0\u{202e}";
+        let shown = escape_terminal(hostile);
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert!(shown.starts_with("x\\r\\u{1b}[2K"), "{shown}");
+        assert!(shown.ends_with("\\u{202e}"), "{shown}");
+        assert_eq!(escape_terminal("plain ünïcode"), "plain ünïcode");
     }
 }

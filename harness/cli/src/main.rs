@@ -1,4 +1,5 @@
 //! The `sockspec` binary.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

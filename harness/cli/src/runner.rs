@@ -14,7 +14,7 @@ use sockspec_engine::sandbox::Isolation;
 use sockspec_engine::spawn::{self, ChildRun};
 use sockspec_engine::wire::{CaseSpec, Wire};
 use sockspec_lang::{Flavour, Need, Stance};
-use sockspec_reports::{CaseResult, ClaimLink, Outcome, StepStatus};
+use sockspec_reports::{CaseResult, ClaimLink, Outcome, DEADLINE_KILLED};
 
 use crate::catalogue::TrialSpec;
 
@@ -423,7 +423,7 @@ fn settle(mut result: CaseResult, run: ChildRun, deadline: Duration, source: &st
             };
             result.outcome = Outcome::Error;
             result.message = Some(format!(
-                "killed at its deadline of {:.1}s{at} (raise `deadline` in the case, or --time-scale on a slow machine)",
+                "{DEADLINE_KILLED} of {:.1}s{at} (raise `deadline` in the case, or --time-scale on a slow machine)",
                 deadline.as_secs_f64()
             ));
         }
@@ -465,104 +465,9 @@ pub fn clean_up_interrupted() {
     }
 }
 
-/// The text libtest-mimic prints for a failed or erroring trial: where, what, and what next.
-pub fn explain(result: &CaseResult) -> String {
-    let mut out = String::new();
-    let kind = if result.outcome == Outcome::Fail {
-        "FAIL"
-    } else {
-        "ERROR"
-    };
-    match &result.failure {
-        Some(f) => {
-            out.push_str(&format!(
-                "{kind} {}:{}:{}: {}\n",
-                result.file,
-                f.line,
-                f.column,
-                squeeze(&f.statement)
-            ));
-            out.push_str(&format!(
-                "    expected: {}\n    actual:   {}\n",
-                f.expected, f.actual
-            ));
-            if let Some(h) = f.hint.as_ref().or(result.hint.as_ref()) {
-                out.push_str(&format!("    hint:     {h}\n"));
-            }
-        }
-        None => out.push_str(&format!(
-            "{kind} {}: {}\n",
-            result.file,
-            result.message.as_deref().unwrap_or("no message")
-        )),
-    }
-    if !result.transcript.is_empty() {
-        out.push_str("    transcript:\n");
-        out.push_str(&transcript_text(result, "      "));
-    }
-    out
-}
-
-/// The transcript as aligned text lines.
-pub fn transcript_text(result: &CaseResult, indent: &str) -> String {
-    let width = result
-        .transcript
-        .iter()
-        .map(|s| squeeze(&s.statement).chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(48);
-    let mut out = String::new();
-    for step in &result.transcript {
-        let mark = match step.status {
-            StepStatus::Ok => "  ",
-            StepStatus::Pending => "..",
-            StepStatus::Mismatch => "!!",
-            StepStatus::Error => "EE",
-        };
-        out.push_str(&format!(
-            "{indent}{mark} {:>4} | {:<width$} -> {}  ({})\n",
-            step.line,
-            squeeze(&step.statement),
-            step.result,
-            human_duration(step.duration_us),
-        ));
-    }
-    out
-}
-
-pub fn human_duration(us: u64) -> String {
-    if us >= 1_000_000 {
-        format!("{:.2}s", us as f64 / 1e6)
-    } else if us >= 1000 {
-        format!("{:.1}ms", us as f64 / 1e3)
-    } else {
-        format!("{us}us")
-    }
-}
-
-/// A statement with its alignment spaces folded (outside string literals), for one-line
-/// display.
-fn squeeze(statement: &str) -> String {
-    let (mut out, mut quoted, mut escaped, mut space) = (String::new(), false, false, false);
-    for ch in statement.trim().chars() {
-        if !quoted && ch.is_whitespace() {
-            space = true;
-            continue;
-        }
-        if space {
-            out.push(' ');
-            space = false;
-        }
-        if quoted && !escaped && ch == '"' {
-            quoted = false;
-        } else if !quoted && ch == '"' {
-            quoted = true;
-        }
-        escaped = quoted && !escaped && ch == '\\';
-        out.push(ch);
-    }
-    out
+/// The text libtest-mimic prints for a failed or erroring trial.
+fn explain(result: &CaseResult) -> String {
+    sockspec_reports::terminal::explain(result)
 }
 
 /// The built-in property checks, one trial per property and flavour:
@@ -764,17 +669,5 @@ mod tests {
         assert_eq!(complete.cases[0].outcome, Outcome::Error);
         let message = complete.cases[0].message.as_deref().unwrap();
         assert!(message.contains("never ran it"), "{message}");
-    }
-
-    #[test]
-    fn squeeze_folds_alignment_but_not_string_contents() {
-        assert_eq!(
-            squeeze("recv(s, 64)      = \"a  b\"  "),
-            "recv(s, 64) = \"a  b\""
-        );
-        assert_eq!(
-            squeeze("send(c, \"x\\\"  y\")   = 5"),
-            "send(c, \"x\\\"  y\") = 5"
-        );
     }
 }

@@ -7,6 +7,7 @@
 //! its own sandbox for `sockspec grade`.
 
 pub mod bench;
+pub mod cgroup;
 pub mod child;
 pub mod confine;
 pub mod exec;

@@ -173,6 +173,18 @@ pub(crate) enum Mistake {
     },
     #[error("`{call}` in a case without `needs isolation`")]
     NeedsIsolation { call: &'static str },
+    #[error("more than {} tokens on one line", thousands(*most))]
+    TooManyTokens { most: usize },
+    #[error("line of {} bytes is too long", thousands(*len))]
+    LineTooLong { len: usize },
+    #[error("{} more mistakes not shown", thousands(*count))]
+    MoreMistakes { count: usize },
+    #[error("{which}(\"{text}\") names a file outside the case's own directory")]
+    PathOutsideCase {
+        which: &'static str,
+        text: String,
+        why: &'static str,
+    },
     #[error("`require` does not apply to `{call}`")]
     RequireOnlyTc { call: &'static str },
     #[error("`require` without a reason")]
@@ -191,6 +203,23 @@ pub(crate) fn with_article(category: Category) -> String {
     };
     format!("{article} {}", category.noun())
 }
+
+/// 12345 as `12,345`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How many mistakes a line and a file report (see the parser); named here for the help text.
+const MOST_PER_LINE: usize = crate::parser::MOST_PER_LINE;
+const MOST_PER_FILE: usize = crate::parser::MOST_PER_FILE;
 
 fn did_you_mean(suggestion: Option<impl AsRef<str>>) -> Option<String> {
     suggestion.map(|s| format!("did you mean `{}`?", s.as_ref()))
@@ -248,6 +277,9 @@ impl Mistake {
             Mistake::UnknownFdSet { .. } => "unknown-fd-set",
             Mistake::UnknownProcess { .. } => "unknown-process",
             Mistake::NeedsIsolation { .. } => "needs-isolation",
+            Mistake::MoreMistakes { .. } => "more-mistakes",
+            Mistake::LineTooLong { .. } | Mistake::TooManyTokens { .. } => "line-too-long",
+            Mistake::PathOutsideCase { .. } => "path-outside-case",
             Mistake::RequireOnlyTc { .. } => "require-only-tc",
             Mistake::RequireWithoutReason => "missing-reason",
         }
@@ -333,6 +365,10 @@ impl Mistake {
             }
             Mistake::RequireOnlyTc { .. } => "expected `tc(...)`".into(),
             Mistake::RequireWithoutReason => "expected `because \"...\"` here".into(),
+            Mistake::MoreMistakes { .. } => "the file ends here".into(),
+            Mistake::LineTooLong { .. } => "this line is not read".into(),
+            Mistake::TooManyTokens { .. } => "the line is not read past here".into(),
+            Mistake::PathOutsideCase { why, .. } => (*why).into(),
         }
     }
 
@@ -445,6 +481,22 @@ impl Mistake {
             Mistake::RequireWithoutReason => {
                 Some("say what the environment lacks when it fails, e.g. `because \"needs sch_tbf\"`".into())
             }
+            Mistake::TooManyTokens { .. } => {
+                Some("no statement needs that many; split it, or write a large payload as `pattern(N)`".into())
+            }
+            Mistake::LineTooLong { .. } => Some(format!(
+                "a line holds at most {} bytes; write large payloads as `pattern(N)` or split the statement",
+                thousands(crate::parser::LONGEST_LINE)
+            )),
+            Mistake::MoreMistakes { .. } => Some(format!(
+                "at most {MOST_PER_LINE} mistakes are shown per line and {MOST_PER_FILE} per file; fix these and check again"
+            )),
+            Mistake::PathOutsideCase { which: "path", .. } => Some(
+                "`path(\"name\")` names a file in the case's private directory: give a plain name such as `path(\"sock\")`".into(),
+            ),
+            Mistake::PathOutsideCase { .. } => Some(
+                "a scenario's files stay in its own area: a relative name, a name under `/tmp` (the case's private tmpfs), or under a directory it covered with `mount_tmpfs(rawpath(\"/dir\"))` earlier".into(),
+            ),
         }
     }
 }
@@ -520,6 +572,43 @@ pub struct Diagnostics {
     source: String,
 }
 
+/// Where each line of a source starts, found once: rendering a hundred mistakes of a large
+/// file must not read the file a hundred times.
+struct Lines<'a> {
+    source: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(source: &'a str) -> Lines<'a> {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { source, starts }
+    }
+
+    /// 1-based line and column of a byte offset, as [`line_col`] gives them.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.source.len());
+        while !self.source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let start = self.starts[line - 1];
+        (line, self.source[start..offset].chars().count() + 1)
+    }
+
+    /// The text of a 1-based line, without its line break.
+    fn text(&self, line: usize) -> &'a str {
+        let start = self.starts[line - 1];
+        let end = self
+            .starts
+            .get(line)
+            .map_or(self.source.len(), |next| next - 1);
+        self.source[start..end].trim_end_matches('\r')
+    }
+}
+
 impl Diagnostics {
     pub fn new(file_name: &str, source: &str, mut diagnostics: Vec<Diagnostic>) -> Diagnostics {
         diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
@@ -564,35 +653,25 @@ impl Diagnostics {
     /// snapshot-tested).
     pub fn render(&self, color: bool) -> String {
         let paint = Paint { on: color };
+        let lines = Lines::new(&self.source);
         let mut out = String::new();
         for (i, d) in self.diagnostics.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
             }
-            self.render_one(d, &paint, &mut out);
+            self.render_one(d, &lines, &paint, &mut out);
         }
         out
     }
 
-    fn render_one(&self, d: &Diagnostic, paint: &Paint, out: &mut String) {
-        let (line_no, col) = self.location(d);
-        let line_text = self
-            .source
-            .split('\n')
-            .nth(line_no - 1)
-            .unwrap_or("")
-            .trim_end_matches('\r');
-        let shown: String = line_text
-            .chars()
-            .map(|c| if c == '\t' { ' ' } else { c })
-            .collect();
-        let gutter = " ".repeat(line_no.to_string().len());
-        let bar = paint.blue("|");
-        let line_len = shown.chars().count();
+    fn render_one(&self, d: &Diagnostic, lines: &Lines<'_>, paint: &Paint, out: &mut String) {
+        let (line_no, col) = lines.line_col(d.span.start);
+        let line_text = lines.text(line_no);
+        let line_len = line_text.chars().count();
         let width = if d.span.is_empty() {
             1
         } else {
-            let (end_line, end_col) = line_col(&self.source, d.span.end);
+            let (end_line, end_col) = lines.line_col(d.span.end);
             let end = if end_line == line_no {
                 end_col
             } else {
@@ -600,11 +679,17 @@ impl Diagnostics {
             };
             end.saturating_sub(col).max(1)
         };
+        let (shown, caret_col, width) = window(line_text, col, width);
+        let gutter = " ".repeat(line_no.to_string().len());
+        let bar = paint.blue("|");
+        let message = shorten(&d.message, MOST_SAID);
+        let label = shorten(&d.label, MOST_SAID);
+        let help = d.help.as_deref().map(|h| shorten(h, MOST_SAID));
         let _ = writeln!(
             out,
             "{}{}",
             paint.red("error"),
-            paint.bold(&format!(": {}", d.message))
+            paint.bold(&format!(": {message}"))
         );
         let _ = writeln!(
             out,
@@ -614,14 +699,14 @@ impl Diagnostics {
         );
         let _ = writeln!(out, "{gutter} {bar}");
         let _ = writeln!(out, "{} {bar} {shown}", paint.blue(&line_no.to_string()));
-        let carets = format!("{} {}", "^".repeat(width), d.label);
+        let carets = format!("{} {label}", "^".repeat(width));
         let _ = writeln!(
             out,
             "{gutter} {bar} {}{}",
-            " ".repeat(col - 1),
+            " ".repeat(caret_col - 1),
             paint.red(&carets)
         );
-        if let Some(help) = &d.help {
+        if let Some(help) = &help {
             let _ = writeln!(out, "{gutter} {bar}");
             let _ = writeln!(
                 out,
@@ -631,6 +716,46 @@ impl Diagnostics {
             );
         }
     }
+}
+
+/// How many characters of a source line are shown, and of a message, label or help (which
+/// quote the scenario's words): a stranger's file may hold a line of megabytes, and each of
+/// its mistakes would print it whole.
+const MOST_SHOWN: usize = 160;
+const MOST_SAID: usize = 400;
+
+/// `text` cut to `most` characters, with `…` where it was cut.
+fn shorten(text: &str, most: usize) -> String {
+    match text.char_indices().nth(most) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// The part of a source line shown under the location (tabs as spaces), and the caret's
+/// column and width in it: the whole line when it is short, else a window around the span
+/// with `…` on the sides that were cut.
+fn window(line: &str, col: usize, width: usize) -> (String, usize, usize) {
+    let plain =
+        |s: &str| -> String { s.chars().map(|c| if c == '\t' { ' ' } else { c }).collect() };
+    let len = line.chars().count();
+    if len <= MOST_SHOWN {
+        return (plain(line), col, width);
+    }
+    let width = width.min(MOST_SHOWN / 2);
+    let first = col.saturating_sub(1 + MOST_SHOWN / 4);
+    let chars: String = line.chars().skip(first).take(MOST_SHOWN).collect();
+    let mut shown = String::new();
+    let mut col = col - first;
+    if first > 0 {
+        shown.push('…');
+        col += 1;
+    }
+    shown.push_str(&plain(&chars));
+    if first + MOST_SHOWN < len {
+        shown.push('…');
+    }
+    (shown, col, width)
 }
 
 /// ANSI styling, or none.

@@ -105,6 +105,10 @@ pub(crate) fn lex_line(line: &str, base: usize) -> Result<Vec<Token>, LexError> 
     .run()
 }
 
+/// The most tokens one line may hold: real statements have tens; the bound keeps a hostile
+/// line of a million `[` from becoming a million tokens in memory.
+const MOST_TOKENS: usize = 1 << 16;
+
 struct Lexer<'a> {
     text: &'a str,
     pos: usize,
@@ -142,6 +146,12 @@ impl Lexer<'_> {
         let mut out = Vec::new();
         while let Some(c) = self.peek() {
             let start = self.pos;
+            if out.len() == MOST_TOKENS {
+                return Err((
+                    Mistake::TooManyTokens { most: MOST_TOKENS },
+                    self.span(start),
+                ));
+            }
             if c.is_whitespace() {
                 self.bump();
                 continue;
@@ -359,18 +369,23 @@ impl Lexer<'_> {
     /// colons and dots, with at least two colons. Otherwise it opens a list (`[a: POLLIN]`,
     /// `[a, b]`), whose items always hold a space, a comma or a non-hex letter.
     fn bracket(&mut self) -> Tok {
+        // Only the characters an IPv6 address may hold are scanned, at most as many as the
+        // longest textual address: a line of a million `[` stays linear.
+        const LONGEST_V6: usize = 45;
         let rest = &self.text[self.pos + 1..];
-        if let Some(close) = rest.find(']') {
-            let inner = &rest[..close];
-            let plausible = !inner.is_empty()
-                && inner
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-                && inner.matches(':').count() >= 2;
-            if plausible {
-                self.pos += close + 2;
-                return Tok::V6(inner.to_string());
-            }
+        let inner_len = rest
+            .bytes()
+            .take(LONGEST_V6 + 1)
+            .take_while(|b| b.is_ascii_hexdigit() || *b == b':' || *b == b'.')
+            .count();
+        let inner = &rest[..inner_len];
+        let plausible = inner_len > 0
+            && inner_len <= LONGEST_V6
+            && rest.as_bytes().get(inner_len) == Some(&b']')
+            && inner.matches(':').count() >= 2;
+        if plausible {
+            self.pos += inner_len + 2;
+            return Tok::V6(inner.to_string());
         }
         self.bump();
         Tok::LBracket

@@ -404,6 +404,10 @@ pub fn canonical(category: Category, name: &str) -> String {
 
 /// The closest known name, for "did you mean" hints.
 pub fn suggest(category: Category, name: &str) -> Option<&'static str> {
+    // No known name is anywhere near this long; edit distance on a huge word is wasted time.
+    if name.len() > 32 {
+        return None;
+    }
     category
         .names()
         .iter()

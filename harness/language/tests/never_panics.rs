@@ -109,8 +109,48 @@ fn apply(source: &str, edit: &Edit) -> String {
     chars.into_iter().collect()
 }
 
+/// Every scenario of the built-in catalogue, as seeds: mutations of real files reach the
+/// corners a hand-written seed does not.
+fn catalogue() -> Vec<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "sock") {
+                out.extend(std::fs::read_to_string(&path).ok());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cases"),
+        &mut out,
+    );
+    out.sort();
+    assert!(!out.is_empty(), "no catalogue files found to mutate");
+    out
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        // PROPTEST_CASES raises it for a longer fuzzing session (see CONTRIBUTING.md).
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn mutated_catalogue_files_never_panic(pick in any::<usize>(), edits in proptest::collection::vec(edit(), 1..16)) {
+        thread_local!(static FILES: Vec<String> = catalogue());
+        let mut source = FILES.with(|f| f[pick % f.len()].clone());
+        for e in &edits {
+            source = apply(&source, e);
+        }
+        check(&source);
+    }
 
     #[test]
     fn arbitrary_text_never_panics(source in "\\PC{0,400}") {

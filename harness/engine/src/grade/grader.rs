@@ -19,8 +19,11 @@ use sockspec_reports::{Outcome, FORMAT_VERSION};
 use super::holder::{HolderSpec, Limits};
 use super::manifest::{CaseKind, Gate, Protocol, Suite, SuiteCase};
 use super::procfs::Owned;
+use super::resources::{self, Resources};
 use super::server::{ServerRun, READY_TIMEOUT};
 use super::target::ServerTarget;
+use super::workspace::{Budget, Workspace};
+use crate::child::error_chain;
 use crate::sandbox::Isolation;
 use crate::spawn::{self, ChildRun};
 use crate::wire::{CaseSpec, Wire};
@@ -55,6 +58,15 @@ pub struct BatchOptions {
     /// A build command run in the submission's directory (in the sandbox) before grading.
     pub build: Option<String>,
     pub jobs: usize,
+    /// Limits of every server's sandbox (defaults, the suite's, then the command line's).
+    pub limits: Limits,
+    /// What bounds the sandboxes: cgroups where the host has them, rlimits otherwise.
+    pub resources: std::sync::Arc<Resources>,
+    /// What one submission may bring in, and the size of its tmpfs.
+    pub budget: Budget,
+    /// Each submission on a tmpfs of its own: the process called
+    /// [`super::workspace::private_mounts`].
+    pub tmpfs: bool,
 }
 
 /// Called after each finished case: (submission index, case name, outcome, done, total).
@@ -130,13 +142,34 @@ pub fn grade_batch(
     progress: Progress<'_>,
 ) -> io::Result<Vec<SubmissionResult>> {
     let started = Instant::now();
-    let temp = tempfile::Builder::new()
-        .prefix("sockspec-grade-")
-        .tempdir()?;
+    let workspace = Workspace::create(opts.budget, opts.tmpfs)?;
     let mut states = Vec::new();
     for (i, sub) in subs.iter().enumerate() {
-        let workdir = temp.path().join(i.to_string()).join("work");
-        copy_tree(&sub.path, &workdir)?;
+        // One submission that cannot be copied (too big, too deep, unreadable) is graded
+        // as an error with its reason; the others are graded as usual.
+        let (workdir, prepare_error) = match workspace.prepare(i, &sub.path) {
+            Ok(w) => (w, None),
+            Err(e) => (PathBuf::new(), Some(error_chain(&e))),
+        };
+        if let Some(reason) = prepare_error {
+            states.push(SubState {
+                jobs: Vec::new(),
+                needs: Vec::new(),
+                started: Vec::new(),
+                finished: Vec::new(),
+                cases: suite
+                    .cases
+                    .iter()
+                    .map(|c| Some(error_case(c, reason.clone())))
+                    .collect(),
+                build: None,
+                root_cause: Some(reason.clone()),
+                workdir,
+                command: Err(reason),
+                build_error: None,
+            });
+            continue;
+        }
         let mut jobs = Vec::new();
         if opts.build.is_some() {
             jobs.push(Job::Build);
@@ -184,8 +217,8 @@ pub fn grade_batch(
     let jobs = opts.jobs.max(1);
     std::thread::scope(|scope| {
         for slot in 0..jobs {
-            let (shared, wake) = (&shared, &wake);
-            scope.spawn(move || worker(slot, suite, subs, opts, shared, wake, progress));
+            let (shared, wake, ws) = (&shared, &wake, &workspace);
+            scope.spawn(move || worker(slot, suite, ws, opts, shared, wake, progress));
         }
     });
     let shared = shared
@@ -217,14 +250,14 @@ pub fn grade_batch(
         })
         .collect();
     let _ = elapsed;
-    drop(temp);
+    drop(workspace);
     Ok(results)
 }
 
 fn worker(
     slot: usize,
     suite: &Suite,
-    subs: &[SubmissionInput],
+    workspace: &Workspace,
     opts: &BatchOptions,
     shared: &Mutex<Shared>,
     wake: &Condvar,
@@ -293,6 +326,11 @@ fn worker(
             report = Some((suite.cases[c].name.clone(), case.outcome));
             st.cases[c] = Some(case);
         }
+        // The submission's copy (and tmpfs) is freed as soon as its last job is done, so a
+        // class holds only the copies of the submissions in flight.
+        if guard.subs[si].finished.iter().all(Option::is_some) {
+            workspace.release(si);
+        }
         guard.done += 1;
         let (done, total) = (guard.done, guard.total);
         drop(guard);
@@ -301,7 +339,6 @@ fn worker(
             Some((name, outcome)) => progress(si, &name, outcome, done, total),
             None => progress(si, "lifecycle/builds", GradeOutcome::Pass, done, total),
         }
-        let _ = subs;
     }
 }
 
@@ -358,26 +395,6 @@ fn pick(shared: &mut Shared, suite: &Suite) -> Option<(usize, usize, Option<Bloc
     None
 }
 
-/// Copies a submission (files, directories, symlinks) into the batch's private work area.
-fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let ty = entry.file_type()?;
-        let dst = to.join(entry.file_name());
-        if ty.is_dir() {
-            copy_tree(&entry.path(), &dst)?;
-        } else if ty.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &dst)?;
-        } else if ty.is_file() {
-            std::fs::copy(entry.path(), &dst)?;
-        }
-    }
-    Ok(())
-}
-
 fn chown_tree(path: &Path, uid: u32) {
     let id = Some(nix::unistd::Uid::from_raw(uid));
     let gid = Some(nix::unistd::Gid::from_raw(uid));
@@ -416,14 +433,21 @@ fn run_build(opts: &BatchOptions, workdir: &Path, uid: u32) -> (bool, ServerFact
         uid,
         gid: uid,
         limits: Limits::BUILD,
+        memory_in_cgroup: false,
+        user_namespaces: false,
         nice: SERVER_NICE,
+    };
+    let group = opts.resources.group("build", &spec.limits);
+    let spec = HolderSpec {
+        memory_in_cgroup: group.is_some() && opts.resources.memory_in_cgroup(),
+        ..spec
     };
     let failed = |exit: String| ServerFacts {
         command: command.clone(),
         exit,
         ..ServerFacts::default()
     };
-    let run = match ServerRun::start(&opts.exe, &spec) {
+    let run = match ServerRun::start(&opts.exe, &spec, group) {
         Ok(r) => r,
         Err(e) => {
             let e = format!("cannot start the sandbox: {e}");
@@ -551,12 +575,19 @@ fn start_server(
         writable: false,
         uid,
         gid: uid,
-        limits: Limits::SERVER,
+        limits: opts.limits,
+        memory_in_cgroup: false,
+        user_namespaces: suite.limits.user_namespaces,
         nice: SERVER_NICE,
     };
+    let group = opts.resources.group("server", &spec.limits);
+    let spec = HolderSpec {
+        memory_in_cgroup: group.is_some() && opts.resources.memory_in_cgroup(),
+        ..spec
+    };
     let scale = opts.time_scale.max(1.0);
-    let mut run =
-        ServerRun::start(&opts.exe, &spec).map_err(|e| format!("cannot start the sandbox: {e}"))?;
+    let mut run = ServerRun::start(&opts.exe, &spec, group)
+        .map_err(|e| format!("cannot start the sandbox: {e}"))?;
     let init = match run.wait_ready(READY_TIMEOUT.mul_f64(scale)) {
         Ok(i) => i,
         Err(e) => {
@@ -748,11 +779,13 @@ fn run_case(
                     addrs,
                 }),
             };
-            let done = std::sync::atomic::AtomicBool::new(false);
+            // Dropping `done` wakes the watcher at once when the case ends.
+            let (done, ended) = std::sync::mpsc::channel::<()>();
             let outcome = std::thread::scope(|scope| {
-                let watcher = scope.spawn(|| watch_process_limit(started.init, &done));
+                let watcher = scope
+                    .spawn(move || watch_process_limit(started.init, opts.limits.processes, ended));
                 let r = spawn::run_case(&opts.exe, &spec);
-                done.store(true, std::sync::atomic::Ordering::Relaxed);
+                drop(done);
                 peak = watcher.join().unwrap_or(0);
                 r
             });
@@ -762,11 +795,12 @@ fn run_case(
             }
         }
     }
-    let (mut facts, runnable_ms) = started
+    let (mut facts, stopped) = started
         .run
         .stop_measured(STOP_GRACE.mul_f64(opts.time_scale.max(1.0)));
     facts.max_processes = facts.max_processes.max(peak);
-    facts.diagnosis = diagnose(&facts, runnable_ms);
+    facts.diagnosis = resources::diagnose(&stopped, &opts.limits)
+        .or_else(|| diagnose(&facts, stopped.runnable_ms, &opts.limits));
     if result.outcome != GradeOutcome::Pass {
         if let Some(d) = &facts.diagnosis {
             let m = result.message.take().unwrap_or_default();
@@ -790,35 +824,38 @@ const LIMIT_WATCH: Duration = Duration::from_millis(100);
 /// Stops a server whose processes fill the process limit (a fork bomb): nothing useful can
 /// happen in it any more, and its spinning processes would slow every other sandbox until
 /// the case deadline. Killing init ends the case at once; the facts keep the peak count.
-/// Returns the most processes seen.
-fn watch_process_limit(init: i32, done: &std::sync::atomic::AtomicBool) -> u32 {
+/// Returns the most processes seen. Ends as soon as `ended`'s sender is dropped: sleeping
+/// out the last interval cost every case up to 100 ms.
+fn watch_process_limit(init: i32, limit: u64, ended: std::sync::mpsc::Receiver<()>) -> u32 {
     let mut peak = 0;
-    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+    loop {
         let live = super::procfs::Tree::of_init(init).live().count() as u64;
         peak = peak.max(live as u32);
-        if live + 2 >= Limits::SERVER.processes {
+        if live + 2 >= limit {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(init),
                 nix::sys::signal::Signal::SIGKILL,
             );
             break;
         }
-        std::thread::sleep(LIMIT_WATCH);
+        if ended.recv_timeout(LIMIT_WATCH) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            break;
+        }
     }
     peak
 }
 
 /// What the facts say about a server that misbehaved, in one phrase.
 /// `runnable_ms`: how long the busiest live process had been runnable when stopped.
-fn diagnose(f: &ServerFacts, runnable_ms: u64) -> Option<String> {
-    if u64::from(f.max_processes) + 2 >= Limits::SERVER.processes {
+fn diagnose(f: &ServerFacts, runnable_ms: u64, limits: &Limits) -> Option<String> {
+    if u64::from(f.max_processes) + 2 >= limits.processes {
         return Some(format!(
             "resource limit: process count reached ({} processes)",
             f.max_processes
         ));
     }
     if f.exited_early {
-        let cpu_limit_ms = Limits::SERVER.cpu_seconds * 1000;
+        let cpu_limit_ms = limits.cpu_seconds * 1000;
         let why = if f.exit.contains("SIGXCPU")
             || (f.exit.contains("SIGKILL") && f.cpu_ms + 500 >= cpu_limit_ms)
         {
@@ -925,18 +962,20 @@ mod tests {
             wall_ms: 2000,
             ..ServerFacts::default()
         };
-        assert_eq!(diagnose(&f, 20), None);
+        assert_eq!(diagnose(&f, 20, &Limits::SERVER), None);
         f.cpu_ms = 300;
-        assert!(diagnose(&f, 1900).unwrap().contains("busy on CPU"));
+        assert!(diagnose(&f, 1900, &Limits::SERVER)
+            .unwrap()
+            .contains("busy on CPU"));
         f.exited_early = true;
         f.exit = "exit status 1".into();
         f.stderr = "hog: allocation failed after 480 MiB\n".into();
         assert_eq!(
-            diagnose(&f, 0).unwrap(),
+            diagnose(&f, 0, &Limits::SERVER).unwrap(),
             "server exited with status 1 (stderr: hog: allocation failed after 480 MiB)"
         );
-        f.max_processes = 128;
-        assert!(diagnose(&f, 0)
+        f.max_processes = Limits::SERVER.processes as u32;
+        assert!(diagnose(&f, 0, &Limits::SERVER)
             .unwrap()
             .starts_with("resource limit: process count reached"));
     }

@@ -36,14 +36,21 @@ pub const SANDBOX_HOME: &str = "/sandbox/home";
 /// own directories.
 pub const SUBMISSION_DIR: &str = "/sandbox/home/submission";
 
-/// Resource limits of the command (per process, except `processes`, per uid).
+/// Resource limits of a sandbox. With a cgroup (see [`crate::cgroup`]) `memory` and
+/// `processes` bound the whole sandbox; without one they fall back to rlimits of each
+/// process (RLIMIT_DATA, RLIMIT_NPROC per uid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// RLIMIT_NPROC: enough for a fork server with 50 clients (plus 50 zombies of a server
-    /// that never waits), low enough to stop a fork bomb quickly.
+    /// Tasks (processes and threads): pids.max, and RLIMIT_NPROC (per uid) always. Enough
+    /// for a fork server with 50 clients (plus 50 zombies of a server that never waits), a
+    /// thread-per-client Python or Java server (the JVM alone starts about 20 threads on
+    /// two CPUs), low enough to stop a fork bomb quickly.
     pub processes: u64,
-    /// RLIMIT_AS in bytes.
-    pub address_space: u64,
+    /// Memory in bytes: memory.max of the sandbox's cgroup (resident memory, page cache,
+    /// tmpfs, socket buffers charged to it), or RLIMIT_DATA of each process without one.
+    /// Never RLIMIT_AS: the JVM reserves its heap and Node its code range as address space
+    /// they never touch, and either refuses to start under 512 MiB of it.
+    pub memory: u64,
     /// RLIMIT_CPU in seconds (each process); SIGXCPU then SIGKILL. A server under test
     /// uses milliseconds of CPU per case; a spinning one is stopped within seconds instead
     /// of holding a core until the case deadline.
@@ -58,17 +65,17 @@ pub struct Limits {
 
 impl Limits {
     pub const SERVER: Limits = Limits {
-        processes: 96,
-        address_space: 512 << 20,
+        processes: 160,
+        memory: 512 << 20,
         cpu_seconds: 4,
         open_files: 512,
         file_size: 16 << 20,
         tmpfs_bytes: 64 << 20,
     };
-    /// A compiler needs more address space and processes than a server.
+    /// A compiler needs more memory and processes than a server.
     pub const BUILD: Limits = Limits {
         processes: 128,
-        address_space: 2 << 30,
+        memory: 2 << 30,
         cpu_seconds: 120,
         open_files: 512,
         file_size: 64 << 20,
@@ -88,6 +95,14 @@ pub struct HolderSpec {
     pub uid: u32,
     pub gid: u32,
     pub limits: Limits,
+    /// The sandbox is in a cgroup whose memory.max is `limits.memory`: no RLIMIT_DATA then.
+    #[serde(default)]
+    pub memory_in_cgroup: bool,
+    /// Let the command create user namespaces (a suite about containers asks for it). By
+    /// default a seccomp filter refuses them: unprivileged user namespaces are the usual
+    /// first step of kernel privilege escalations, and no socket server needs one.
+    #[serde(default)]
+    pub user_namespaces: bool,
     /// Nice value of the command: servers yield the CPU to the grader's clients, so a
     /// spinning submission cannot starve the timing of another.
     pub nice: i32,
@@ -122,10 +137,23 @@ fn report(control: &mut fs::File, event: &HolderEvent) {
     }
 }
 
-/// The body of `sockspec __server SPEC`; returns the holder's exit code.
-pub fn holder_main(spec_json: &str) -> i32 {
+/// The argument that says the spec is in [`SPEC_ENV`].
+pub const SPEC_FROM_ENV: &str = "-";
+/// The environment variable holding the holder's spec.
+pub const SPEC_ENV: &str = "SOCKSPEC_HOLDER_SPEC";
+
+/// The body of `sockspec __server SPEC` (or `-`: the spec is in [`SPEC_ENV`]); returns the
+/// holder's exit code.
+pub fn holder_main(spec_arg: &str) -> i32 {
     // SAFETY: the grader dup2'ed the control pipe to fd 3 before exec; nothing else owns it.
     let mut control = unsafe { fs::File::from_raw_fd(CONTROL_FD) };
+    let from_env;
+    let spec_json = if spec_arg == SPEC_FROM_ENV {
+        from_env = std::env::var(SPEC_ENV).unwrap_or_default();
+        from_env.as_str()
+    } else {
+        spec_arg
+    };
     let spec: HolderSpec = match serde_json::from_str(spec_json) {
         Ok(s) => s,
         Err(e) => {
@@ -424,9 +452,18 @@ fn exec_command(spec: &HolderSpec) -> ! {
     // without autogroups has no such file and needs none.
     let _ = std::fs::write("/proc/self/autogroup", spec.nice.to_string());
     let l = spec.limits;
+    // RLIMIT_DATA counts what is committed, touched or not, and the JVM commits its initial
+    // heap, 1/64 of the machine's memory, at start (384 MiB of 24 GiB: a thread-per-client
+    // Java server then failed its 30th thread at 512 MiB). The fallback leaves that on top
+    // of the limit; a cgroup counts only what is used and needs no such allowance.
+    let data = if spec.memory_in_cgroup {
+        libc::RLIM_INFINITY
+    } else {
+        l.memory.saturating_add(physical_memory() / 64)
+    };
     for (res, value) in [
         (Resource::RLIMIT_NPROC, l.processes),
-        (Resource::RLIMIT_AS, l.address_space),
+        (Resource::RLIMIT_DATA, data),
         (Resource::RLIMIT_CPU, l.cpu_seconds),
         (Resource::RLIMIT_NOFILE, l.open_files),
         (Resource::RLIMIT_FSIZE, l.file_size),
@@ -456,6 +493,11 @@ fn exec_command(spec: &HolderSpec) -> ! {
     }
     // Changing credentials cleared the parent-death signal: init dying must still kill us.
     sandbox::arm_parent_death_signal();
+    if !spec.user_namespaces {
+        if let Err(e) = deny_user_namespaces() {
+            fail("cannot install the seccomp filter", &e);
+        }
+    }
     if let Err(e) = nix::unistd::chdir(SUBMISSION_DIR) {
         fail("chdir to the submission", &e);
     }
@@ -476,6 +518,65 @@ fn exec_command(spec: &HolderSpec) -> ! {
     let args = [c"sh".to_owned(), c"-c".to_owned(), cmd];
     let e = nix::unistd::execve(c"/bin/sh", &args, &env).unwrap_err();
     fail("cannot run /bin/sh", &e)
+}
+
+/// Refuses new user namespaces for this process and everything it starts: `unshare` and
+/// `clone` with CLONE_NEWUSER fail with EPERM. `clone3` passes its flags in memory a filter
+/// cannot read, so it fails with ENOSYS, on which glibc (2.34+) and the JVM fall back to
+/// `clone`. no_new_privs first: an unprivileged process may only install a filter then
+/// (and no set-uid program can regain what the sandbox dropped).
+pub fn deny_user_namespaces() -> Result<(), String> {
+    use seccompiler::{
+        apply_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+        SeccompFilter, SeccompRule, TargetArch,
+    };
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
+    let newuser = libc::CLONE_NEWUSER as u64;
+    let flags_have_newuser = || -> Result<Vec<SeccompRule>, String> {
+        let c = SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Qword,
+            SeccompCmpOp::MaskedEq(newuser),
+            newuser,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(vec![SeccompRule::new(vec![c]).map_err(|e| e.to_string())?])
+    };
+    let eperm = SeccompFilter::new(
+        [
+            (libc::SYS_unshare, flags_have_newuser()?),
+            (libc::SYS_clone, flags_have_newuser()?),
+        ]
+        .into_iter()
+        .collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    let enosys = SeccompFilter::new(
+        [(libc::SYS_clone3, Vec::new())].into_iter().collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error().to_string());
+    }
+    for filter in [eperm, enosys] {
+        let program: BpfProgram = filter
+            .try_into()
+            .map_err(|e: seccompiler::BackendError| e.to_string())?;
+        apply_filter(&program).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The machine's memory in bytes (sysinfo(2)); 0 if unknown.
+fn physical_memory() -> u64 {
+    nix::sys::sysinfo::sysinfo().map_or(0, |i| i.ram_total())
 }
 
 /// Keeps an fd open (for the grader's side of the control pipe in `pre_exec`).

@@ -22,6 +22,10 @@
 //! hint = "…"
 //! ```
 //!
+//! A suite whose servers need more than the sandbox's defaults says so (the command line's
+//! `--memory`, `--processes`, `--cpu` still win): `[limits] memory = "1G"`, `processes = 256`,
+//! `cpu_seconds = 10`, and `user_namespaces = true` lets its servers create user namespaces.
+//!
 //! Multi-service suites name their services; each runs on `{port}` + its offset:
 //! `[services] echo = { offset = 0, well_known = 7 }`.
 
@@ -87,6 +91,29 @@ struct RawManifest {
     services: BTreeMap<String, RawService>,
     #[serde(default, rename = "case")]
     cases: Vec<RawCase>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory: Option<String>,
+    processes: Option<u64>,
+    cpu_seconds: Option<u64>,
+    #[serde(default)]
+    user_namespaces: bool,
+}
+
+/// Sandbox limits a suite asks for instead of the defaults ([`super::holder::Limits::SERVER`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SuiteLimits {
+    /// Bytes.
+    pub memory: Option<u64>,
+    pub processes: Option<u64>,
+    pub cpu_seconds: Option<u64>,
+    /// The servers may create user namespaces (refused by a seccomp filter otherwise).
+    pub user_namespaces: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -157,6 +184,7 @@ pub struct Suite {
     pub listen_timeout: Duration,
     pub services: Vec<Service>,
     pub cases: Vec<SuiteCase>,
+    pub limits: SuiteLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +224,18 @@ impl Suite {
             message,
         };
         let raw: RawManifest = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let limits = SuiteLimits {
+            memory: match &raw.limits.memory {
+                Some(m) => Some(
+                    super::resources::parse_size(m)
+                        .map_err(|e| bad(format!("limits.memory: {e}")))?,
+                ),
+                None => None,
+            },
+            processes: raw.limits.processes,
+            cpu_seconds: raw.limits.cpu_seconds,
+            user_namespaces: raw.limits.user_namespaces,
+        };
         let services = if raw.services.is_empty() {
             vec![Service {
                 name: String::new(),
@@ -309,6 +349,7 @@ impl Suite {
                 .map_or(DEFAULT_LISTEN_TIMEOUT, Duration::from_millis),
             services,
             cases,
+            limits,
         })
     }
 

@@ -16,9 +16,13 @@ pub mod grader;
 pub mod holder;
 pub mod manifest;
 pub mod procfs;
+pub mod resources;
 pub mod server;
 pub mod target;
+pub mod workspace;
 
 pub use grader::{grade_batch, BatchOptions, Progress, SubmissionInput, NOT_JUDGED};
+pub use holder::Limits;
 pub use manifest::Suite;
+pub use resources::Resources;
 pub use target::ServerTarget;

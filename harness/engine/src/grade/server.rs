@@ -19,6 +19,7 @@ use sockspec_reports::grade::ServerFacts;
 
 use super::holder::{dup_to_control, HolderEvent, HolderSpec};
 use super::procfs::{self, Owned, Tree};
+use crate::cgroup::{self, Group};
 
 /// Enough of stdout to see what a server printed by mistake.
 pub const STDOUT_CAP: usize = 16 * 1024;
@@ -41,6 +42,18 @@ const EXIT_REPORT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long output may still be read after the holder is gone: every writer died with the
 /// pid namespace, so the pipes are at EOF; this bounds a reader that is somehow not.
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Process groups of live holders, so an interrupted grader can kill every sandbox.
+static LIVE_HOLDERS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Kills every live sandbox: the holder's group holds the holder and init, and init's
+/// death ends the sandbox's pid namespace (used when the grader is interrupted).
+pub fn kill_all_live() {
+    let groups = LIVE_HOLDERS.lock().map(|g| g.clone()).unwrap_or_default();
+    for pgid in groups {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+}
 
 #[derive(Debug, Default)]
 struct Capture {
@@ -96,6 +109,21 @@ pub struct ServerRun {
     started: Instant,
     pub command: String,
     max_processes: u32,
+    /// The sandbox's cgroup, removed once the holder is reaped.
+    group: Option<Group>,
+}
+
+/// What stopping a sandbox measured besides its facts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stopped {
+    /// How long the busiest live process had been runnable (ms) when it was stopped.
+    pub runnable_ms: u64,
+    /// Processes the OOM killer ended at the cgroup's memory.max.
+    pub oom_kills: u64,
+    /// Forks refused at the cgroup's pids.max.
+    pub pids_max_hits: u64,
+    /// The cgroup's memory.peak in bytes.
+    pub memory_peak: Option<u64>,
 }
 
 /// What discovery saw.
@@ -107,25 +135,43 @@ pub struct Discovery {
 }
 
 impl ServerRun {
-    /// Starts `exe __server SPEC` in its own process group.
-    pub fn start(exe: &Path, spec: &HolderSpec) -> io::Result<ServerRun> {
+    /// Starts `exe __server SPEC` in its own process group, inside `group` when given (the
+    /// holder joins it before exec, so every process of the sandbox is counted).
+    pub fn start(exe: &Path, spec: &HolderSpec, group: Option<Group>) -> io::Result<ServerRun> {
+        let procs = match &group {
+            Some(g) => Some(g.procs_file().map_err(io::Error::other)?),
+            None => None,
+        };
         let json = serde_json::to_string(spec).map_err(io::Error::other)?;
         let (control_r, control_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let mut command = Command::new(exe);
+        // The spec (host paths included) goes in the environment, which only root may read
+        // in /proc, not in argv: /proc/1/cmdline is world-readable inside the sandbox.
         command
+            .arg0("sockspec")
             .arg("__server")
-            .arg(json)
+            .arg(super::holder::SPEC_FROM_ENV)
+            .env(super::holder::SPEC_ENV, json)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
         let control_w_for_child = control_w.try_clone()?;
+        let grader = std::process::id();
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             command.pre_exec(move || {
                 let empty: libc::sigset_t = std::mem::zeroed();
                 libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // The grader died (SIGKILL, or exit after SIGTERM) between fork and prctl:
+                // the signal will never come, so go now.
+                if libc::getppid() as u32 != grader {
+                    libc::_exit(1);
+                }
+                if let Some(p) = &procs {
+                    cgroup::join_from_pre_exec(p)?;
+                }
                 dup_to_control(&control_w_for_child)
             });
         }
@@ -133,6 +179,9 @@ impl ServerRun {
         drop(command);
         drop(control_w);
         let pgid = child.id() as i32;
+        if let Ok(mut live) = LIVE_HOLDERS.lock() {
+            live.push(pgid);
+        }
         let shared = Arc::new(Shared::default());
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -148,6 +197,7 @@ impl ServerRun {
             started: Instant::now(),
             command: spec.command.clone(),
             max_processes: 0,
+            group,
         })
     }
 
@@ -259,9 +309,8 @@ impl ServerRun {
         self.stop_measured(grace).0
     }
 
-    /// [`ServerRun::stop`], also returning how long the busiest live process had been
-    /// runnable (ms) when it was stopped.
-    pub fn stop_measured(mut self, grace: Duration) -> (ServerFacts, u64) {
+    /// [`ServerRun::stop`], also returning what the sandbox's cgroup and scheduler saw.
+    pub fn stop_measured(mut self, grace: Duration) -> (ServerFacts, Stopped) {
         let init = self.init_pid();
         let runnable_ms = init
             .map(|i| {
@@ -330,7 +379,27 @@ impl ServerRun {
             stderr_dropped: state.stderr.dropped,
             diagnosis: None,
         };
-        (facts, runnable_ms)
+        let stopped = Stopped {
+            runnable_ms,
+            oom_kills: self.group.as_ref().and_then(Group::oom_kills).unwrap_or(0),
+            pids_max_hits: self
+                .group
+                .as_ref()
+                .and_then(Group::pids_max_hits)
+                .unwrap_or(0),
+            memory_peak: self.group.as_ref().and_then(Group::memory_peak),
+        };
+        drop(state);
+        self.remove_group();
+        (facts, stopped)
+    }
+
+    /// Kills whatever is left in the sandbox's cgroup (nothing, once init is gone: the pid
+    /// namespace took it) and removes the group.
+    fn remove_group(&mut self) {
+        if let Some(g) = self.group.take() {
+            let _ = g.remove(cgroup::REMOVE_TIMEOUT);
+        }
     }
 
     /// Kills the holder's group (the holder outlives init on purpose, see `holder_main`),
@@ -350,6 +419,9 @@ impl ServerRun {
                 Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             }
         }
+        if let Ok(mut live) = LIVE_HOLDERS.lock() {
+            live.retain(|g| *g != self.pgid);
+        }
         if let Ok(mut s) = self.shared.state.lock() {
             s.stop_reading_by = Some(Instant::now() + DRAIN_TIMEOUT);
         }
@@ -367,6 +439,7 @@ impl Drop for ServerRun {
             }
             self.reap();
         }
+        self.remove_group();
     }
 }
 

@@ -61,14 +61,24 @@ impl Arg {
     }
 }
 
+/// The longest duration a scenario may write. No case waits a day, and a bound here means
+/// the engine's arithmetic on durations (scaling, deadlines plus grace) can never overflow.
+pub(crate) const LONGEST_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The largest size a scenario may write (a payload, a buffer, a read length): the case's
+/// memory is bounded anyway, and a bound here keeps every size arithmetic in range.
+pub(crate) const LARGEST_SIZE: u64 = 1 << 30;
+
+/// A number with a unit of time: `None` for an unknown unit, `Some(None)` when out of range.
 pub(crate) fn duration_of(value: u64, unit: &str) -> Option<Option<Duration>> {
-    Some(match unit {
+    let d = match unit {
         "ns" => Some(Duration::from_nanos(value)),
         "us" => value.checked_mul(1_000).map(Duration::from_nanos),
         "ms" => Some(Duration::from_millis(value)),
         "s" => Some(Duration::from_secs(value)),
         _ => return None,
-    })
+    };
+    Some(d.filter(|d| *d <= LONGEST_DURATION))
 }
 
 pub(crate) fn size_factor(unit: &str) -> Option<u64> {
@@ -246,7 +256,7 @@ impl Parser<'_> {
     }
 
     pub(crate) fn check_handle(&mut self, name: &str, span: Span) {
-        if self.handles.iter().any(|h| h == name) || self.poisoned.contains(name) {
+        if self.handles.contains(name) || self.poisoned.contains(name) {
             return;
         }
         if self.sets.iter().any(|s| s == name) {
@@ -280,7 +290,10 @@ impl Parser<'_> {
             );
             return;
         }
-        let suggestion = closest(name, self.handles.iter().map(String::as_str));
+        let suggestion = self
+            .reporting()
+            .then(|| closest(name, self.handles.iter().map(String::as_str)))
+            .flatten();
         self.push(
             Mistake::UnknownHandle {
                 name: name.to_string(),
@@ -355,7 +368,10 @@ impl Parser<'_> {
         if self.handles.contains(n) || self.pending.iter().any(|p| p.name == *n) {
             self.push(Mistake::HandleAsSet { name: n.clone() }, arg.span);
         } else {
-            let suggestion = closest(n, self.sets.iter().map(String::as_str));
+            let suggestion = self
+                .reporting()
+                .then(|| closest(n, self.sets.iter().map(String::as_str)))
+                .flatten();
             self.push(
                 Mistake::UnknownFdSet {
                     name: n.clone(),
@@ -519,7 +535,21 @@ impl Parser<'_> {
             ArgKind::Num { neg: true, .. } => {
                 self.wrong(arg, "a size", Some("sizes cannot be negative".into()), 0)
             }
-            ArgKind::Num { .. } => self.int(arg).max(0) as u64,
+            ArgKind::Num { .. } => {
+                let size = self.int(arg).max(0) as u64;
+                if size > LARGEST_SIZE {
+                    self.push(
+                        Mistake::OutOfRange {
+                            what: "size",
+                            value: size.into(),
+                            range: "at most 1GiB",
+                        },
+                        arg.span,
+                    );
+                    return 0;
+                }
+                size
+            }
             _ => self.wrong(
                 arg,
                 "a size",
@@ -550,7 +580,7 @@ impl Parser<'_> {
                             Mistake::OutOfRange {
                                 what: "duration",
                                 value,
-                                range: "a shorter duration",
+                                range: "at most 24 hours (86400s)",
                             },
                             arg.span,
                         );
@@ -911,7 +941,7 @@ impl Parser<'_> {
     }
 
     pub(crate) fn is_handle(&self, name: &str) -> bool {
-        self.handles.iter().any(|h| h == name) || self.poisoned.contains(name)
+        self.handles.contains(name) || self.poisoned.contains(name)
     }
 
     /// The NAME of `server(NAME)`: a service of a multi-service suite (`server(echo)`).
@@ -925,7 +955,55 @@ impl Parser<'_> {
         }
     }
 
+    /// An address or file a call acts on: a Unix path must stay in the case's own area
+    /// ([`Parser::confine`]).
     pub(crate) fn addr(&mut self, arg: &Arg) -> AddrExpr {
+        let addr = self.addr_anywhere(arg);
+        self.confine(&addr, arg.span);
+        addr
+    }
+
+    /// The one rule for a file a scenario names, checked before anything runs (the engine
+    /// checks again, on the real file system): `path("name")` is a plain name inside the
+    /// case's private directory; `rawpath("…")` is relative to it, or absolute under `/tmp`
+    /// (the case's private tmpfs) or under a directory this scenario covered with
+    /// `mount_tmpfs` above; neither climbs with `..`.
+    pub(crate) fn confine(&mut self, addr: &AddrExpr, span: Span) {
+        let (which, text) = match addr {
+            AddrExpr::Path(p) => ("path", p),
+            AddrExpr::RawPath(p) => ("rawpath", p),
+            _ => return,
+        };
+        let why = if text.split('/').any(|c| c == "..") {
+            Some("climbs out with `..`")
+        } else if which == "path" && text.starts_with('/') {
+            Some("an absolute name; expected a name inside the case's directory")
+        } else if which == "rawpath" && text.starts_with('/') {
+            let under = |dir: &str| {
+                let dir = dir.trim_end_matches('/');
+                text.strip_prefix(dir)
+                    .is_some_and(|rest| rest.starts_with('/'))
+            };
+            (!under("/tmp") && !self.tmpfs_dirs.iter().any(|d| under(d)))
+                .then_some("outside `/tmp` and the directories this case mounted a tmpfs on")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.push(
+                Mistake::PathOutsideCase {
+                    which,
+                    text: text.clone(),
+                    why,
+                },
+                span,
+            );
+        }
+    }
+
+    /// An address without the file rule: for `mount_tmpfs`, whose directory is covered in the
+    /// case's own mount namespace (the call needs isolation) and becomes part of its area.
+    pub(crate) fn addr_anywhere(&mut self, arg: &Arg) -> AddrExpr {
         match &arg.kind {
             ArgKind::V4(text, port) => {
                 let ip = self.ipv4(text, self.ip_span(arg, port));
@@ -1082,7 +1160,7 @@ mod tests {
             }
         ));
         assert!(matches!(
-            op("bind(c, rawpath(\"/x\"))"),
+            op("bind(c, rawpath(\"/tmp/x\"))"),
             Op::Bind {
                 addr: AddrExpr::RawPath(_),
                 ..
@@ -1153,5 +1231,60 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(codes("connect(c, server(\"x\"))\n"), vec!["wrong-argument"]);
+    }
+
+    #[test]
+    fn files_stay_in_the_case_area() {
+        for body in [
+            "bind(c, path(\"../x\"))\n",
+            "bind(c, path(\"/etc/x\"))\n",
+            "unlink(rawpath(\"/var/tmp/x/keep\"))\n",
+            "stat(rawpath(\"/tmp/../etc/passwd\"))\n",
+            "chmod(rawpath(\"/etc/shadow\"), 0o777)\n",
+            "touch(rawpath(\"a/../../b\"))\n",
+            "unlink(rawpath(\"/tmpfoo\"))\n",
+        ] {
+            assert_eq!(codes(body), vec!["path-outside-case"], "{body}");
+        }
+        for body in [
+            "bind(c, path(\"sock\"))\n",
+            "bind(c, path(\"dir/sock\"))\n",
+            "bind(c, rawpath(\"/tmp/x\"))\n",
+            "stat(rawpath(\"rel/x\"))\n",
+            "bind(c, abstract(\"../x\"))\n",
+        ] {
+            assert_eq!(codes(body), Vec::<&str>::new(), "{body}");
+        }
+        // A directory the case covered with its own tmpfs becomes part of its area.
+        let src = "case \"t\"\nneeds isolation\nmount_tmpfs(rawpath(\"/etc\"))\nwrite_file(rawpath(\"/etc/hosts\"), \"x\")\nread_file(rawpath(\"/etc/hosts\"), 1)\n";
+        assert!(parse("t.sock", src).is_ok());
+        let before = "case \"t\"\nneeds isolation\nwrite_file(rawpath(\"/etc/hosts\"), \"x\")\nmount_tmpfs(rawpath(\"/etc\"))\n";
+        let codes: Vec<_> = parse("t.sock", before)
+            .unwrap_err()
+            .iter()
+            .map(|d| d.code)
+            .collect();
+        assert_eq!(codes, vec!["path-outside-case"]);
+    }
+
+    #[test]
+    fn durations_and_sizes_are_bounded() {
+        for body in [
+            "sleep(18446744073709551615s)\n",
+            "sleep(86401s)\n",
+            "recv(s, 1) = \"x\" took <18446744073709551615s\n",
+            "recv(s, 2GiB)\n",
+            "send(c, pattern(4GiB))\n",
+        ] {
+            assert_eq!(codes(body), vec!["out-of-range"], "{body}");
+        }
+        assert_eq!(codes("sleep(86400s)\nrecv(s, 1GiB)\n"), Vec::<&str>::new());
+        let src = "case \"t\"\ndeadline 18446744073709551615s\n";
+        let codes: Vec<_> = parse("t.sock", src)
+            .unwrap_err()
+            .iter()
+            .map(|d| d.code)
+            .collect();
+        assert_eq!(codes, vec!["out-of-range"]);
     }
 }

@@ -232,7 +232,7 @@ impl Parser<'_> {
             }
             _ => {}
         }
-        let is_handle = self.handles.iter().any(|h| h == name) || self.poisoned.contains(name);
+        let is_handle = self.handles.contains(name) || self.poisoned.contains(name);
         if ctx == Ctx::Addr || (is_handle && !matches!(ctx, Ctx::Flags(_))) {
             self.check_handle(name, span);
             return Ok(Value::Addr(AddrMatch::Handle(Ident {
@@ -264,13 +264,17 @@ impl Parser<'_> {
             }
             (None, Ctx::Flags(c)) => c,
             (None, _) => {
-                let mut candidates: Vec<&str> = self.handles.iter().map(String::as_str).collect();
-                candidates.extend(["EOF", "ok", "unnamed", "autobound", "none", "server"]);
-                candidates.extend(CONTENT_WORDS);
-                for c in VALUE_CATEGORIES {
-                    candidates.extend(c.names());
-                }
-                let suggestion = closest(name, candidates);
+                let suggestion = self.reporting().then(|| {
+                    let mut candidates: Vec<&str> =
+                        self.handles.iter().map(String::as_str).collect();
+                    candidates.extend(["EOF", "ok", "unnamed", "autobound", "none", "server"]);
+                    candidates.extend(CONTENT_WORDS);
+                    for c in VALUE_CATEGORIES {
+                        candidates.extend(c.names());
+                    }
+                    closest(name, candidates)
+                });
+                let suggestion = suggestion.flatten();
                 self.push(
                     Mistake::UnknownValue {
                         name: name.to_string(),

@@ -230,7 +230,7 @@ struct Parser<'s> {
     body_started: bool,
     flavours_declared: bool,
     /// Bound handle names, in binding order (for "did you mean").
-    handles: Vec<String>,
+    handles: Names,
     /// Process names bound by `spawn`, for `wait` and `kill`.
     processes: Vec<String>,
     /// Names bound on lines that failed: never reported again, so one mistake is one error.
@@ -240,11 +240,77 @@ struct Parser<'s> {
     depth: usize,
     /// fd_set names declared by `FD_ZERO`, a namespace apart from handles.
     sets: Vec<String>,
+    /// Directories the scenario covered with `mount_tmpfs`: files under them are its own.
+    pub(crate) tmpfs_dirs: Vec<String>,
+    /// Mistakes reported on the line being read, and those left out past the caps.
+    on_this_line: usize,
+    left_out: usize,
 }
 
+/// How many mistakes one line and one file report before the rest are only counted: a
+/// stranger's 10 MB file of mistakes gets a readable answer, not gigabytes of carets.
+pub(crate) const MOST_PER_LINE: usize = 8;
+/// The longest line read: no statement needs more (large payloads are `pattern(N)`), and
+/// a bound keeps a hostile line from becoming millions of tokens in memory.
+pub(crate) const LONGEST_LINE: usize = 1 << 20;
+pub(crate) const MOST_PER_FILE: usize = 100;
+
+/// The first `n` bytes of a line, cut at a character boundary.
+trait FloorAt {
+    fn floor_char_boundary_at(&self, n: usize) -> usize;
+}
+
+impl FloorAt for str {
+    fn floor_char_boundary_at(&self, n: usize) -> usize {
+        let mut n = n.min(self.len());
+        while !self.is_char_boundary(n) {
+            n -= 1;
+        }
+        n
+    }
+}
+
+/// Names in the order they were bound, with a set beside them so that asking whether a name
+/// is bound costs the same with forty handles as with forty thousand.
+#[derive(Default)]
+pub(crate) struct Names {
+    order: Vec<String>,
+    set: HashSet<String>,
+}
+
+impl Names {
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.set.contains(name)
+    }
+
+    pub(crate) fn push(&mut self, name: &str) {
+        if self.set.insert(name.to_string()) {
+            self.order.push(name.to_string());
+        }
+    }
+
+    pub(crate) fn remove(&mut self, name: &str) {
+        if self.set.remove(name) {
+            self.order.retain(|n| n != name);
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &String> {
+        self.order.iter()
+    }
+}
+
+/// Words longer than this get no "did you mean": no name of the language is near that long,
+/// and edit distance on a multi-megabyte word would cost seconds.
+const LONGEST_SUGGESTIBLE: usize = 32;
+
 fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    if name.len() > LONGEST_SUGGESTIBLE {
+        return None;
+    }
     candidates
         .into_iter()
+        .filter(|c| c.len() <= LONGEST_SUGGESTIBLE)
         .map(|c| (strsim::jaro_winkler(c, name), c))
         .filter(|(score, c)| *score > 0.8 || (name.len() > 1 && strsim::levenshtein(c, name) == 1))
         .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -266,17 +332,32 @@ impl<'s> Parser<'s> {
             seen: HashMap::new(),
             body_started: false,
             flavours_declared: false,
-            handles: Vec::new(),
+            handles: Names::default(),
             processes: Vec::new(),
             poisoned: HashSet::new(),
             pending: Vec::new(),
             last: Last::Nothing,
             depth: 0,
             sets: Vec::new(),
+            tmpfs_dirs: Vec::new(),
+            on_this_line: 0,
+            left_out: 0,
         }
     }
 
+    /// Whether a mistake found now would be shown: a "did you mean" is only worth its cost
+    /// (a pass over every bound name) for a mistake that is, so a file of forty thousand
+    /// handles and as many mistakes stays linear.
+    pub(crate) fn reporting(&self) -> bool {
+        self.on_this_line < MOST_PER_LINE && self.diags.len() < MOST_PER_FILE
+    }
+
     pub(crate) fn push(&mut self, mistake: Mistake, span: Span) {
+        if !self.reporting() {
+            self.left_out += 1;
+            return;
+        }
+        self.on_this_line += 1;
         self.diags.push(Diagnostic::new(mistake, span));
     }
 
@@ -334,6 +415,15 @@ impl<'s> Parser<'s> {
             let base = offset;
             offset += raw.len() + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
+            self.on_this_line = 0;
+            if line.len() > LONGEST_LINE {
+                self.push(
+                    Mistake::LineTooLong { len: line.len() },
+                    Span::new(base, base + line.floor_char_boundary_at(40)),
+                );
+                self.last = Last::Failed;
+                continue;
+            }
             match lex_line(line, base) {
                 Err((mistake, span)) => {
                     self.push(mistake, span);
@@ -350,7 +440,17 @@ impl<'s> Parser<'s> {
             self.push(Mistake::MissingTitle, Span::new(0, 0));
         }
         for p in std::mem::take(&mut self.pending) {
+            self.on_this_line = 0;
             self.push(Mistake::NeverAwaited { name: p.name }, p.span);
+        }
+        if self.left_out > 0 {
+            let span = Span::new(self.source.len(), self.source.len());
+            self.diags.push(Diagnostic::new(
+                Mistake::MoreMistakes {
+                    count: self.left_out,
+                },
+                span,
+            ));
         }
     }
 
@@ -454,5 +554,31 @@ mod tests {
                 ("unknown-symbol", 4)
             ]
         );
+    }
+
+    #[test]
+    fn mistakes_are_capped_per_line_and_per_file() {
+        let words: Vec<String> = (0..10_000).map(|i| format!("nosuch{i}")).collect();
+        let src = format!("case \"t\"\nneeds {}\n", words.join(" "));
+        let diags = parse("t", &src).unwrap_err();
+        let codes: Vec<_> = diags.iter().map(|d| d.code).collect();
+        assert_eq!(codes.len(), crate::parser::MOST_PER_LINE + 1);
+        assert_eq!(codes.last(), Some(&"more-mistakes"));
+        assert!(diags
+            .render(false)
+            .contains("9,992 more mistakes not shown"));
+
+        let calls: String = (0..500).map(|i| format!("bogus{i}(1)\n")).collect();
+        let diags = parse("t", &format!("case \"t\"\n{calls}")).unwrap_err();
+        assert_eq!(diags.len(), crate::parser::MOST_PER_FILE + 1);
+        assert!(diags.render(false).contains("400 more mistakes not shown"));
+    }
+
+    #[test]
+    fn a_huge_line_is_shown_as_a_window_around_the_mistake() {
+        let src = format!("case \"t\"\nclose({}) junk\n", "a".repeat(1_000_000));
+        let rendered = parse("t", &src).unwrap_err().render(false);
+        assert!(rendered.len() < 4_000, "{} bytes", rendered.len());
+        assert!(rendered.contains("t:2:"), "{rendered}");
     }
 }

@@ -217,7 +217,7 @@ impl Parser<'_> {
             (_, 0) | (Returns::One, 1) | (Returns::Two, 2) => true,
             (Returns::Process, 1) => {
                 let name = &binds[0].name;
-                self.handles.retain(|h| h != name);
+                self.handles.remove(name);
                 if !self.processes.contains(name) {
                     self.processes.push(name.clone());
                 }
@@ -270,9 +270,7 @@ impl Parser<'_> {
     pub(crate) fn add_handle(&mut self, name: &str) {
         self.pending.retain(|p| p.name != name);
         self.processes.retain(|p| p != name);
-        if !self.handles.iter().any(|h| h == name) {
-            self.handles.push(name.to_string());
-        }
+        self.handles.push(name);
     }
 
     pub(crate) fn bind_rights(&mut self, expect: &Expect) {
@@ -311,7 +309,10 @@ impl Parser<'_> {
             None => {
                 let is_handle = self.handles.contains(&name.name);
                 let pending: Vec<String> = self.pending.iter().map(|p| p.name.clone()).collect();
-                let suggestion = closest(&name.name, pending.iter().map(String::as_str));
+                let suggestion = self
+                    .reporting()
+                    .then(|| closest(&name.name, pending.iter().map(String::as_str)))
+                    .flatten();
                 self.push(
                     Mistake::NotPending {
                         name: name.name.clone(),

@@ -48,9 +48,14 @@ pub(crate) fn sethostname(p: &mut Parser<'_>, args: &[Arg], _call_span: Span) ->
 
 /// `mount_tmpfs(rawpath("/dir"))`.
 pub(crate) fn mount_tmpfs(p: &mut Parser<'_>, args: &[Arg], _call_span: Span) -> Op {
-    Op::MountTmpfs {
-        path: p.addr(&args[0]),
+    let path = p.addr_anywhere(&args[0]);
+    match &path {
+        AddrExpr::RawPath(dir) if dir.starts_with('/') && !dir.split('/').any(|c| c == "..") => {
+            p.tmpfs_dirs.push(dir.clone());
+        }
+        _ => p.confine(&path, args[0].span),
     }
+    Op::MountTmpfs { path }
 }
 
 /// `write_file(PATH, DATA)`.
@@ -167,7 +172,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            op("read_file(rawpath(\"/etc/hostid\"), 64)\n"),
+            op("read_file(rawpath(\"/tmp/hostid\"), 64)\n"),
             Op::ReadFile { len: 64, .. }
         ));
         // Calls that would change the machine ask for namespaces of the case's own.

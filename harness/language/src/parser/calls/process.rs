@@ -128,7 +128,10 @@ impl Parser<'_> {
                 id,
             );
         }
-        let suggestion = closest(&n, self.processes.iter().map(String::as_str));
+        let suggestion = self
+            .reporting()
+            .then(|| closest(&n, self.processes.iter().map(String::as_str)))
+            .flatten();
         self.push(
             Mistake::UnknownProcess {
                 name: n,
