@@ -13,7 +13,7 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use sockspec_lang::Flavour;
 use sockspec_reports::{Bytes, StepRecord, StepStatus};
 
-use crate::exec::pattern_byte;
+use crate::exec::{pattern_at, pattern_mismatch};
 
 /// Which property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,7 +256,7 @@ fn stream_once(
     let writer = std::thread::spawn(move || -> io::Result<()> {
         let mut offset = 0u64;
         for size in plan {
-            let chunk: Vec<u8> = (offset..offset + size as u64).map(pattern_byte).collect();
+            let chunk = pattern_at(offset, size);
             let mut sent = 0;
             while sent < chunk.len() {
                 sent += a.send(&chunk[sent..])?;
@@ -297,10 +297,8 @@ fn stream_once(
             );
             return Err(format!("EOF after {received} of {total} bytes"));
         }
-        let expected: Vec<u8> = (received as u64..(received + n) as u64)
-            .map(pattern_byte)
-            .collect();
-        let ok = buf[..n] == expected[..];
+        let mismatch = pattern_mismatch(received as u64, &buf[..n]);
+        let ok = mismatch.is_none();
         record(
             log,
             start,
@@ -309,12 +307,7 @@ fn stream_once(
             ok,
             Some(&buf[..n]),
         );
-        if !ok {
-            let at = buf[..n]
-                .iter()
-                .zip(&expected)
-                .position(|(x, y)| x != y)
-                .unwrap_or(0);
+        if let Some(at) = mismatch {
             return Err(format!(
                 "byte {} of the stream differs from what was sent",
                 received + at
@@ -331,9 +324,7 @@ fn stream_once(
 
 /// A datagram of `size` bytes, told apart from the others of its input by its content.
 fn datagram(index: usize, size: usize) -> Vec<u8> {
-    (0..size as u64)
-        .map(|i| pattern_byte(i + (index as u64) * 1_000_003))
-        .collect()
+    pattern_at((index as u64) * 1_000_003, size)
 }
 
 /// Sends datagrams of `sizes` from a thread; each read must return one of them, whole, and

@@ -10,7 +10,7 @@ use sockspec_lang::{
 };
 
 use super::addr::{is_autobound, v4, v6, Addr, AddrStyle};
-use super::bytes::{first_difference, materialize};
+use super::bytes::{payload_difference, payload_len};
 use super::calls::options::{opt_kind, OptKind};
 use super::consts::{errno_name, errno_text, flags_text};
 use super::observed::{Observed, OptVal};
@@ -283,17 +283,14 @@ impl Judge<'_> {
                 Ok(0) => None,
                 Ok(n) => Some(format!("returned {n} bytes, not end-of-file")),
             },
-            Value::Bytes(p) => {
-                let want = materialize(p);
-                match o.ret {
-                    Err(e) => Some(Self::failed(e)),
-                    Ok(n) if n as usize == want.len() && data == want.as_slice() => None,
-                    Ok(n) if data == want.as_slice() => {
-                        Some(format!("the bytes are right but the call returned {n} (MSG_TRUNC gives the real length)"))
-                    }
-                    Ok(_) => Some(first_difference(&want, data)),
+            Value::Bytes(p) => match (o.ret, payload_difference(p, data)) {
+                (Err(e), _) => Some(Self::failed(e)),
+                (Ok(n), None) if n as usize == payload_len(p) => None,
+                (Ok(n), None) => {
+                    Some(format!("the bytes are right but the call returned {n} (MSG_TRUNC gives the real length)"))
                 }
-            }
+                (Ok(_), Some(difference)) => Some(difference),
+            },
             Value::Addr(m) => match (&o.ret, &o.addr) {
                 (Err(e), _) => Some(Self::failed(*e)),
                 (Ok(_), None) => Some("the call returned no address".to_string()),
@@ -495,9 +492,8 @@ impl Judge<'_> {
     ) -> Result<Option<String>, HarnessError> {
         Ok(match m {
             Modifier::Data(p) => {
-                let want = materialize(p);
                 let got = o.data.as_deref().unwrap_or_default();
-                (want.as_slice() != got).then(|| format!("data: {}", first_difference(&want, got)))
+                payload_difference(p, got).map(|d| format!("data: {d}"))
             }
             Modifier::MsgFlags(fm) => match o.msg_flags {
                 None => Some("no msg_flags (only recvmsg returns them)".to_string()),

@@ -31,7 +31,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use bytes::{pattern, pattern_byte};
+pub use bytes::{pattern, pattern_at, pattern_byte, pattern_into, pattern_mismatch};
 pub use context::{
     parse_kernel_release, read_proc_sys, CaseEnd, Context, Event, Facts, HarnessError,
 };

@@ -8,7 +8,9 @@ use sockspec_reports::{Outcome, StepRecord, StepStatus};
 
 use super::addr::{Addr, AddrStyle};
 use super::consts::{all_categories, value};
-use super::{execute, pattern, pattern_byte, CaseEnd, Context, Event, Facts};
+use super::{
+    execute, pattern, pattern_at, pattern_byte, pattern_mismatch, CaseEnd, Context, Event, Facts,
+};
 
 struct Ran {
     source: String,
@@ -134,6 +136,103 @@ fn every_symbol_of_every_category_has_a_number() {
         Some(libc::SOCK_STREAM.into())
     );
     assert_eq!(super::consts::errno_name(libc::EAGAIN), "EAGAIN");
+}
+
+/// The byte-by-byte definition every block-at-a-time path must agree with.
+fn pattern_reference(start: u64, n: usize) -> Vec<u8> {
+    (start..start + n as u64).map(pattern_byte).collect()
+}
+
+#[test]
+fn pattern_at_matches_the_bytewise_definition_at_every_alignment() {
+    for start in [
+        0u64,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        15,
+        16,
+        17,
+        1_000_003,
+        u32::MAX as u64,
+    ] {
+        for n in 0..40 {
+            assert_eq!(
+                pattern_at(start, n),
+                pattern_reference(start, n),
+                "start {start}, n {n}"
+            );
+        }
+    }
+    assert_eq!(pattern(4099), pattern_reference(0, 4099));
+}
+
+#[test]
+fn pattern_mismatch_finds_the_first_differing_offset_at_every_alignment() {
+    for start in 0u64..17 {
+        for n in 0..40usize {
+            let good = pattern_reference(start, n);
+            assert_eq!(pattern_mismatch(start, &good), None, "start {start}, n {n}");
+            for at in 0..n {
+                // One flipped bit, and a later corruption too: the first one must be reported.
+                let mut bad = good.clone();
+                bad[at] ^= 0x80;
+                if at + 3 < n {
+                    bad[at + 3] ^= 0x01;
+                }
+                assert_eq!(
+                    pattern_mismatch(start, &bad),
+                    Some(at),
+                    "start {start}, n {n}, corrupted at {at}"
+                );
+            }
+        }
+    }
+    // A stream shifted by one byte differs at once, wherever it starts.
+    for start in 0u64..9 {
+        assert_eq!(
+            pattern_mismatch(start, &pattern_reference(start + 1, 64)),
+            Some(0)
+        );
+    }
+}
+
+#[test]
+fn payload_difference_says_what_first_difference_says() {
+    use super::bytes::{first_difference, materialize, payload_difference};
+    use sockspec_lang::Payload;
+    for payload in [
+        Payload::Pattern(37),
+        Payload::Fill(37, 0x41),
+        Payload::Bytes(b"hello, world: a literal of some length".to_vec()),
+    ] {
+        let want = materialize(&payload);
+        let mut cases: Vec<Vec<u8>> = vec![want.clone(), Vec::new()];
+        for len in [1, 8, 9, 36, 38, 50] {
+            let mut v = want.clone();
+            v.resize(len, 0x41);
+            cases.push(v);
+        }
+        for at in 0..want.len() {
+            let mut v = want.clone();
+            v[at] ^= 0x20;
+            cases.push(v);
+        }
+        for actual in cases {
+            let expected = (actual != want).then(|| first_difference(&want, &actual));
+            assert_eq!(
+                payload_difference(&payload, &actual),
+                expected,
+                "{payload:?} against {actual:?}"
+            );
+        }
+    }
 }
 
 #[test]
