@@ -320,6 +320,19 @@ fn populate(root: &Path, spec: &HolderSpec, work: &fs::File) -> Result<(), Strin
             }
         }
     }
+    // Language runtimes keep their configuration in /etc (the JDK's `conf/security` links to
+    // /etc/java-17-openjdk): those directories, and only those, are bound read-only.
+    if let Ok(dir) = fs::read_dir("/etc") {
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            let is_runtime = name.to_string_lossy().starts_with("java-");
+            if is_runtime && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let inside = etc.join(&name);
+                mkdir(&inside, 0o755)?;
+                bind(&entry.path(), &inside, false)?;
+            }
+        }
+    }
     let dev = root.join("dev");
     mkdir(&dev, 0o755)?;
     for name in ["null", "zero", "full", "random", "urandom"] {
