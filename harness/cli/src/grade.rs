@@ -126,7 +126,7 @@ pub struct GradeArgs {
     #[arg(long, value_name = "K/N")]
     pub partition: Option<String>,
     /// Multiply deadlines and settle times (slow or loaded machines).
-    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = crate::run::parse_scale)]
     pub time_scale: f64,
     /// Memory of each server's sandbox (`512M`, `1G`): memory.max of its cgroup (resident
     /// memory, page cache, socket buffers), or RLIMIT_DATA of each process where cgroup v2

@@ -172,7 +172,7 @@ fn parse_threads(text: &str) -> Result<usize, String> {
     }
 }
 
-fn parse_scale(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_scale(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(x) if x.is_finite() && (1.0..=100.0).contains(&x) => Ok(x),
         Ok(_) => Err("the time scale must be between 1 and 100".to_string()),

