@@ -609,6 +609,22 @@ fn a_pending_call_still_blocked_at_the_deadline_fails_as_never_returned() {
 }
 
 #[test]
+fn select_never_passes_an_nfds_beyond_its_sets() {
+    let r = run(
+        "c, s = pair()\nselect([s], [], [], 0, nfds=2000)\n",
+        Some("tcp4"),
+    );
+    assert_eq!(r.end.outcome, Outcome::Error, "{:?}", r.end);
+    let m = r.end.message.as_deref().unwrap_or_default();
+    assert!(m.contains("above FD_SETSIZE"), "{m}");
+    // At the limit the call is made (1024 bits are exactly the set's size).
+    passes(&run(
+        "c, s = pair()\nselect([s], [], [], 0, nfds=1024) = 0\n",
+        Some("tcp4"),
+    ));
+}
+
+#[test]
 fn a_sleep_past_the_deadline_is_an_error_not_a_passing_zero() {
     let started = Instant::now();
     let r = run_with("sleep(80000s)\n", None, Duration::from_millis(300));

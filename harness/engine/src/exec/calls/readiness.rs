@@ -141,6 +141,15 @@ pub(crate) fn prepare(
                     (i64::from(fd) + plus).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
                 }
             };
+            // The kernel reads and writes `nfds` bits of each set, and the sets here are
+            // glibc's fd_set of FD_SETSIZE bits: a larger nfds would let it past their end.
+            if n > libc::FD_SETSIZE as i32 {
+                return Err(HarnessError::Other(format!(
+                    "select(nfds={n}): above FD_SETSIZE ({}), the size of the harness's fd_sets; \
+                     the kernel would read and write past them",
+                    libc::FD_SETSIZE
+                )));
+            }
             let set_text = |i: usize| {
                 named[i]
                     .clone()
